@@ -1,0 +1,112 @@
+"""Command line: ``python -m keras_dbn demo`` (also the ``keras-dbn`` script)."""
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+
+def load_data(path=None, seed=0):
+    """Training and test data scaled to [0, 1]: an ``.npz`` file, or scikit-learn's digits.
+
+    Args:
+        path: an ``.npz`` with ``x_train, y_train, x_test, y_test`` (images are
+            flattened and divided by their maximum, e.g. 255 for MNIST), or None
+            for `sklearn.datasets.load_digits` (8x8 digits, 20% held out,
+            stratified, shuffled with ``seed``).
+
+    Returns:
+        ``(x_train, y_train, x_test, y_test)`` with float32 features.
+    """
+    if path is None:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        digits = load_digits()
+        x = (digits.data / 16.0).astype("float32")
+        return tuple(
+            np.asarray(a)
+            for a in _reorder(train_test_split(x, digits.target, test_size=0.2, random_state=seed, stratify=digits.target))
+        )
+    with np.load(path) as data:
+        missing = {"x_train", "y_train", "x_test", "y_test"} - set(data.files)
+        if missing:
+            raise ValueError(f"{path} lacks the arrays {sorted(missing)}.")
+        x_train, x_test = (data[k].reshape(len(data[k]), -1) for k in ("x_train", "x_test"))
+        scale = float(max(x_train.max(), 1.0))
+        return (
+            (x_train / scale).astype("float32"),
+            data["y_train"].astype("int64"),
+            (x_test / scale).astype("float32"),
+            data["y_test"].astype("int64"),
+        )
+
+
+def _reorder(split):
+    x_train, x_test, y_train, y_test = split
+    return x_train, y_train, x_test, y_test
+
+
+def demo(args):
+    import keras
+
+    from keras_dbn import DBN, viz
+
+    keras.utils.set_random_seed(args.seed)
+    x_train, y_train, x_test, y_test = load_data(args.data, args.seed)
+    os.makedirs(args.output, exist_ok=True)
+    print(f"Data: {x_train.shape[0]} training and {x_test.shape[0]} test examples, {x_train.shape[1]} features.")
+    start = time.perf_counter()
+    dbn = DBN(args.hidden_units, output_units=int(y_train.max()) + 1, dropout=args.dropout, seed=args.seed)
+    dbn.pretrain(
+        x_train,
+        epochs=args.pretrain_epochs,
+        batch_size=args.batch_size,
+        optimizer=keras.optimizers.SGD(args.pretrain_learning_rate, momentum=0.9),
+    )
+    print("Fine-tuning")
+    dbn.compile(keras.optimizers.Adam(args.learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    dbn.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size)
+    _, accuracy = dbn.evaluate(x_test, y_test, verbose=0)
+    elapsed = time.perf_counter() - start
+
+    model_path = os.path.join(args.output, "dbn.keras")
+    export_path = os.path.join(args.output, "saved_model")
+    dbn.save(model_path)
+    dbn.export(export_path, verbose=False)
+    side = int(np.sqrt(x_train.shape[1]))
+    if side * side == x_train.shape[1]:
+        viz.plot_filters(dbn.rbms[0], path=os.path.join(args.output, "filters.png"))
+        viz.plot_samples(dbn.generate(64, gibbs_steps=200), path=os.path.join(args.output, "samples.png"))
+    print(f"Test accuracy: {accuracy:.4f} ({100 * (1 - accuracy):.2f}% error)")
+    print(f"Training time: {elapsed:.1f} s")
+    print(f"Wrote {model_path}, {export_path}/ and the pictures to {args.output}/")
+    return accuracy
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="keras-dbn", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("demo", help="pretrain and fine-tune a DBN, then save and export it")
+    run.add_argument("--data", help=".npz with x_train, y_train, x_test, y_test (default: sklearn digits)")
+    run.add_argument("--hidden-units", type=int, nargs="+", default=[256, 256])
+    run.add_argument("--pretrain-epochs", type=int, default=20)
+    run.add_argument("--pretrain-learning-rate", type=float, default=0.1)
+    run.add_argument("--epochs", type=int, default=40, help="fine-tuning epochs")
+    run.add_argument("--learning-rate", type=float, default=1e-3, help="fine-tuning learning rate (Adam)")
+    run.add_argument("--batch-size", type=int, default=32)
+    run.add_argument("--dropout", type=float, default=0.0)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--output", default="dbn-demo-output", help="folder for the model, export and pictures")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        demo(args)
+
+
+if __name__ == "__main__":
+    main()

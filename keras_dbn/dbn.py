@@ -1,0 +1,346 @@
+"""The Deep Belief Network: a stack of RBMs pretrained greedily, then fine-tuned as one model."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_dbn import units as units_lib, validation
+from keras_dbn.callbacks import DivergenceGuard
+from keras_dbn.rbm import RBM
+
+
+def default_pretrain_optimizer():
+    """SGD with momentum 0.9 and learning rate 0.1 (Hinton's guide, sections 4 and 9)."""
+    return keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
+
+
+@keras.saving.register_keras_serializable(package="keras_dbn")
+class DBN(keras.Model):
+    """A Deep Belief Network (Hinton, Osindero & Teh, 2006) with an optional output head.
+
+    The network is a stack of `RBM` layers, bottom first, and (when
+    ``output_units`` is set) a `keras.layers.Dense` head. Calling it runs the upward
+    means through every RBM, then the head. Train it in two stages:
+
+    1. `pretrain`: greedy layer-wise contrastive divergence; RBM ``i`` is fit on the
+       upward means of the RBMs below it.
+    2. Fine-tuning: ordinary ``compile`` / ``fit`` with labels, by backpropagation
+       through the whole stack.
+
+    Args:
+        hidden_units: hidden layer sizes, bottom first.
+        output_units: size of the output head, or None for an unsupervised
+            feature stack (calling it returns the top RBM's hidden means).
+        output_activation: activation of the head.
+        visible: unit type of the bottom RBM's visible layer (``"bernoulli"`` for
+            data in [0, 1], ``"gaussian"`` for standardised real data). Upper RBMs
+            have Bernoulli visible units, fed with the means of the layer below.
+        cd_k: Gibbs steps of contrastive divergence in every RBM.
+        persistent: use persistent chains (PCD) in every RBM.
+        dropout: dropout rate on hidden activations during fine-tuning.
+        pretrain_epochs: if > 0, the first `fit` of a DBN that was never pretrained
+            runs `pretrain` for this many epochs first (lets a plain
+            ``build(hp)`` function hand a DBN to any keras-tuner tuner).
+        seed: seed of the RBMs' samplers (RBM ``i`` gets ``seed + i``).
+        **kwargs: `keras.Model` arguments (``name``, ``dtype``...).
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> from keras_dbn import DBN
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.random((128, 16)).astype("float32")
+    >>> y = (x[:, 0] > 0.5).astype("int32")
+    >>> dbn = DBN(hidden_units=[8, 8], output_units=2, seed=0)
+    >>> histories = dbn.pretrain(x, epochs=1, batch_size=32, verbose=0)
+    >>> dbn.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    >>> history = dbn.fit(x, y, epochs=1, verbose=0)
+    >>> dbn.predict(x, verbose=0).shape
+    (128, 2)
+    """
+
+    def __init__(
+        self,
+        hidden_units=(500, 500, 2000),
+        output_units=10,
+        output_activation="softmax",
+        visible="bernoulli",
+        cd_k=1,
+        persistent=False,
+        dropout=0.0,
+        pretrain_epochs=0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(hidden_units, int) or not hidden_units:
+            raise ValueError(f"`hidden_units` must be a non-empty list of sizes, got {hidden_units!r}.")
+        self.hidden_units = [validation.check_positive_int(u, "hidden_units[i]") for u in hidden_units]
+        self.output_units = (
+            None if output_units is None else validation.check_positive_int(output_units, "output_units")
+        )
+        self.output_activation = keras.activations.get(output_activation)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
+        self.dropout = float(dropout)
+        self.pretrain_epochs = validation.check_positive_int(pretrain_epochs, "pretrain_epochs", minimum=0)
+        self.seed = seed
+        self.visible = units_lib.get(visible)
+        self.cd_k = validation.check_positive_int(cd_k, "cd_k")
+        self.persistent = persistent
+        policy = kwargs.get("dtype")
+        self.rbms = [
+            RBM(
+                units,
+                visible=self.visible if i == 0 else "bernoulli",
+                cd_k=cd_k,
+                persistent=persistent,
+                seed=None if seed is None else seed + i,
+                dtype=policy,
+                name=f"rbm_{i}",
+            )
+            for i, units in enumerate(self.hidden_units)
+        ]
+        self.dropouts = [keras.layers.Dropout(self.dropout, dtype=policy) for _ in self.rbms]
+        self.head = None
+        if self.output_units is not None:
+            self.head = keras.layers.Dense(
+                self.output_units, activation=self.output_activation, dtype=policy, name="head"
+            )
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for rbm in self.rbms:
+            if not rbm.built:
+                rbm.build(shape)
+            shape = (None, rbm.units)
+        if self.head is not None and not self.head.built:
+            self.head.build(shape)
+        # 1 once `pretrain` has run; saved with the weights so a reloaded DBN
+        # with `pretrain_epochs` is not pretrained again over its fine-tuning.
+        self.pretrained = self.add_weight(
+            name="pretrained", shape=(), initializer="zeros", dtype="int32", trainable=False
+        )
+
+    @property
+    def n_visible(self):
+        return self.rbms[0].n_visible
+
+    def call(self, inputs, training=False):
+        x = inputs
+        for rbm, dropout in zip(self.rbms, self.dropouts):
+            x = rbm(x)
+            if self.dropout:
+                x = dropout(x, training=training)
+        return x if self.head is None else self.head(x)
+
+    def __call__(self, inputs, *args, **kwargs):
+        if validation.is_array_like(inputs):
+            inputs = self._check(inputs, "input")
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _check(self, x, name):
+        x = validation.check_array(x, self.visible, self.n_visible, name)
+        if not self.built:
+            self.build((None, x.shape[1]))
+        return x
+
+    # ---------------------------------------------------------- pretraining
+    def pretrain(self, x, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"):
+        """Greedy layer-wise pretraining: fits each RBM, bottom first, by CD.
+
+        RBM ``i`` is fit on the upward means ``E[h | v]`` of the RBMs below it,
+        computed batch-wise once per layer (for arrays) or streamed (for a
+        `tf.data.Dataset` of feature batches).
+
+        Args:
+            x: training data, an array ``(n_samples, n_features)`` or a dataset.
+            epochs: epochs per RBM (an int, or one per RBM).
+            batch_size: mini-batch size (arrays only).
+            optimizer: None (SGD, learning rate 0.1, momentum 0.9), an optimizer
+                (instance, name or config) cloned for each RBM, or a list with one
+                per RBM.
+            callbacks: Keras callbacks passed to each RBM's `fit`.
+            verbose: Keras verbosity; each RBM shows its own progress bar.
+
+        Returns:
+            The list of `keras.callbacks.History` objects, one per RBM.
+        """
+        is_dataset = isinstance(x, tf.data.Dataset)
+        if not is_dataset:
+            x = self._check(x, "training data")
+        epochs_per_layer = _per_layer(epochs, len(self.rbms), "epochs")
+        optimizers = [_fresh_optimizer(o) for o in _per_layer(optimizer, len(self.rbms), "optimizer")]
+        histories = []
+        features = x
+        for i, (rbm, layer_epochs, layer_optimizer) in enumerate(zip(self.rbms, epochs_per_layer, optimizers)):
+            if verbose:
+                print(f"Pretraining RBM {i + 1}/{len(self.rbms)}: {rbm.units} hidden units")
+            rbm.compile(optimizer=layer_optimizer)
+            histories.append(
+                rbm.fit(
+                    features,
+                    epochs=layer_epochs,
+                    batch_size=None if is_dataset else batch_size,
+                    callbacks=callbacks,
+                    verbose=verbose,
+                )
+            )
+            if i + 1 < len(self.rbms):
+                features = (
+                    features.map(lambda *batch, rbm=rbm: rbm(batch[0]))
+                    if is_dataset
+                    else rbm.predict(features, batch_size=1024, verbose=0)
+                )
+        if not self.built:
+            self.build((None, self.rbms[0].n_visible))
+        self.pretrained.assign(1)
+        return histories
+
+    # ------------------------------------------------------------ fine-tuning
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
+        """Fine-tunes the whole network with labels; see `keras.Model.fit`.
+
+        Arrays are checked first. If ``pretrain_epochs > 0`` and the DBN was never
+        pretrained, `pretrain` runs first on the training part of ``x``.
+        """
+        if validation.is_array_like(x):
+            x = self._check(x, "training data")
+        validation_data = kwargs.get("validation_data")
+        if isinstance(validation_data, tuple) and validation.is_array_like(validation_data[0]):
+            kwargs["validation_data"] = (self._check(validation_data[0], "validation data"),) + tuple(
+                validation_data[1:]
+            )
+        if self.pretrain_epochs and (not self.built or not int(self.pretrained.numpy())):
+            split = kwargs.get("validation_split") or 0.0
+            unsupervised = x if isinstance(x, tf.data.Dataset) else x[: int(len(x) * (1.0 - split))]
+            if isinstance(unsupervised, tf.data.Dataset):
+                unsupervised = unsupervised.map(lambda *batch: batch[0])
+            self.pretrain(
+                unsupervised,
+                epochs=self.pretrain_epochs,
+                batch_size=batch_size or 100,
+                verbose=kwargs.get("verbose", "auto"),
+            )
+        kwargs["callbacks"] = DivergenceGuard.added_to(kwargs.get("callbacks"))
+        # Visible biases take no part in the upward pass: keep them out of the
+        # optimizer instead of letting Keras warn that they have no gradient.
+        for rbm in self.rbms:
+            rbm.visible_bias.trainable = False
+        try:
+            return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+        finally:
+            for rbm in self.rbms:
+                rbm.visible_bias.trainable = True
+
+    def predict(self, x, *args, **kwargs):
+        if validation.is_array_like(x):
+            x = self._check(x, "input")
+        return super().predict(x, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        if validation.is_array_like(x):
+            x = self._check(x, "evaluation data")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    # ----------------------------------------------------------- inference
+    def extract_features(self, x, layer=-1, batch_size=1024):
+        """Upward mean activations of one hidden layer, or of all of them.
+
+        Args:
+            x: data, shape ``(n_samples, n_features)``.
+            layer: index into `rbms` (negative counts from the top), or None for
+                a list with every layer's features, bottom first.
+            batch_size: rows per batch of the upward pass.
+
+        Returns:
+            A numpy array ``(n_samples, hidden_units[layer])``, or a list of them.
+        """
+        features = self._check(x, "input")
+        last = len(self.rbms) - 1 if layer is None else range(len(self.rbms))[layer]
+        every = []
+        for rbm in self.rbms[: last + 1]:
+            features = rbm.predict(features, batch_size=batch_size, verbose=0)
+            every.append(features)
+        return every if layer is None else features
+
+    def generate(self, num_samples, gibbs_steps=1000, mean=True):
+        """Samples from the generative model: Gibbs in the top RBM, then one pass down.
+
+        The top RBM's chains run ``gibbs_steps`` steps; the states are then
+        propagated down through the lower RBMs' ``p(v | h)``, sampling
+        intermediate layers (Hinton, Osindero & Teh, 2006).
+
+        Args:
+            num_samples: number of samples.
+            gibbs_steps: Gibbs steps in the top RBM.
+            mean: return ``E[v | h]`` of the bottom layer (True) or a sample.
+
+        Returns:
+            A numpy array ``(num_samples, n_visible)``.
+        """
+        if not self.built:
+            raise ValueError("Build or pretrain the DBN before generating from it.")
+        top, below = self.rbms[-1], self.rbms[:-1]
+        h = top.sample(num_samples, gibbs_steps=gibbs_steps, mean=not below and mean)
+        for depth, rbm in enumerate(reversed(below)):
+            bottom = depth == len(below) - 1
+            pre = rbm._visible_pre(keras.ops.convert_to_tensor(h, rbm.compute_dtype))
+            h = rbm.visible.mean(pre) if bottom and mean else rbm.visible.sample(pre, rbm.seed_generator)
+            h = keras.ops.convert_to_numpy(h)
+        return h
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Exports the network for inference (see `keras.Model.export`).
+
+        The artifact needs neither Keras nor keras_dbn to run: a TF SavedModel's
+        ``serve`` endpoint returns the same predictions as `predict`. ``format``
+        may be ``"tf_saved_model"``, ``"onnx"`` (needs the ``onnx`` extra) or
+        ``"litert"`` (TFLite).
+        """
+        if not self.built:
+            raise ValueError("Build, pretrain or fit the DBN before exporting it.")
+        if input_signature is None:
+            input_signature = [keras.InputSpec(shape=(None, self.n_visible), dtype="float32")]
+        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+
+    # --------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_units=list(self.hidden_units),
+            output_units=self.output_units,
+            output_activation=keras.activations.serialize(self.output_activation),
+            visible=units_lib.serialize(self.visible),
+            cd_k=self.cd_k,
+            persistent=self.persistent,
+            dropout=self.dropout,
+            pretrain_epochs=self.pretrain_epochs,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["visible"] = units_lib.get(config["visible"])
+        config["output_activation"] = keras.activations.deserialize(config["output_activation"])
+        return cls(**config)
+
+
+def _per_layer(value, n, name):
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"`{name}` has {len(value)} entries for {n} RBMs.")
+        return list(value)
+    return [value] * n
+
+
+def _fresh_optimizer(optimizer):
+    """A new optimizer for one RBM (an optimizer can only update the variables it was built for)."""
+    if optimizer is None:
+        return default_pretrain_optimizer()
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        return optimizer.__class__.from_config(optimizer.get_config())
+    return keras.optimizers.get(optimizer)
+

@@ -1,0 +1,283 @@
+"""Unit types of an RBM layer: the one place that knows how each kind of unit behaves.
+
+An RBM's energy is ``E(v, h) = E_v(v; a) + E_h(h; b) - v.W.h``, where ``E_v`` and
+``E_h`` are the units' own energy terms (``-a.v`` for Bernoulli units,
+``|v - a|^2 / 2`` for unit-variance Gaussian units). Everything an RBM needs from a
+unit type follows from that term and its total input ``pre = bias + input``:
+
+* ``mean(pre)``: the conditional mean ``E[x | input]``;
+* ``sample(pre, seed)``: a draw from ``p(x | input)``;
+* ``energy(x, bias)``: the unit's own energy term, summed over units (per example);
+* ``log_partition(pre, bias)``: ``log sum_x exp(-energy(x, bias) + x.(pre - bias))``,
+  summed over units, which is what integrating these units out of the joint gives;
+* ``check(x)``: raises ``ValueError`` when data lie outside the units' support.
+
+With these the free energy of the visible layer is
+``F(v) = visible.energy(v, a) - hidden.log_partition(b + vW, b)``, written once in
+``RBM.free_energy``. Adding a unit type means adding one class here.
+
+Example:
+
+>>> import numpy as np
+>>> from keras_dbn import units
+>>> u = units.get("bernoulli")
+>>> float(u.mean(np.zeros((1, 1), "float32"))[0, 0])
+0.5
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+_PACKAGE = "keras_dbn"
+
+
+class Units:
+    """Base class of a unit type. Subclasses implement the five methods below."""
+
+    name = None
+    #: Whether the units take finitely many values (so they can be enumerated).
+    binary = False
+
+    def mean(self, pre):
+        raise NotImplementedError
+
+    def sample(self, pre, seed):
+        raise NotImplementedError
+
+    def energy(self, x, bias):
+        raise NotImplementedError
+
+    def log_partition(self, pre, bias):
+        raise NotImplementedError
+
+    def check(self, x):
+        """Raises ``ValueError`` if ``x`` (finite numpy data) is outside the support."""
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _uniform_like(x, seed):
+    return keras.random.uniform(ops.shape(x), dtype=x.dtype, seed=seed)
+
+
+def _normal_like(x, seed):
+    return keras.random.normal(ops.shape(x), dtype=x.dtype, seed=seed)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Bernoulli(Units):
+    """Binary units in {0, 1}: ``p(x=1 | input) = sigmoid(pre)``.
+
+    As visible units they take data in [0, 1] (probabilities such as grey levels
+    are used as they are, as in Hinton's guide, section 3.2).
+    """
+
+    name = "bernoulli"
+    binary = True
+
+    def mean(self, pre):
+        return ops.sigmoid(pre)
+
+    def sample(self, pre, seed):
+        return ops.cast(_uniform_like(pre, seed) < ops.sigmoid(pre), pre.dtype)
+
+    def energy(self, x, bias):
+        return -ops.sum(x * bias, axis=-1)
+
+    def log_partition(self, pre, bias):
+        return ops.sum(ops.softplus(pre), axis=-1)
+
+    def check(self, x):
+        lo, hi = float(np.min(x)), float(np.max(x))
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                "Bernoulli units take data in [0, 1], but the input ranges over "
+                f"[{lo:g}, {hi:g}]. Scale the data to [0, 1] (e.g. divide pixel values "
+                "by 255), or use visible='gaussian' for standardised real-valued data."
+            )
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Gaussian(Units):
+    """Real-valued units with unit variance: ``x | input ~ N(pre, 1)``.
+
+    The energy term is ``|x - bias|^2 / 2`` (Hinton's guide, section 13.2, with
+    sigma = 1). Standardise the data (zero mean, unit variance per feature) before
+    training: the model does not learn the variances.
+    """
+
+    name = "gaussian"
+
+    def mean(self, pre):
+        return pre
+
+    def sample(self, pre, seed):
+        return pre + _normal_like(pre, seed)
+
+    def energy(self, x, bias):
+        return 0.5 * ops.sum(ops.square(x - bias), axis=-1)
+
+    def log_partition(self, pre, bias):
+        n = ops.cast(ops.shape(pre)[-1], pre.dtype)
+        return ops.sum(0.5 * ops.square(pre) - 0.5 * ops.square(bias), axis=-1) + (
+            0.5 * math.log(2.0 * math.pi) * n
+        )
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ReLU(Units):
+    """Noisy rectified linear units (Nair & Hinton, 2010).
+
+    A ReLU unit stands for ``terms`` binary copies sharing weights with biases offset
+    by ``-0.5, -1.5, ...`` (a "stepped sigmoid" unit). Sampling uses the paper's
+    approximation ``max(0, pre + N(0, sigmoid(pre)))``; the mean is ``max(0, pre)``;
+    the log-partition is the exact sum over the copies.
+    """
+
+    name = "relu"
+
+    def __init__(self, terms=100):
+        if int(terms) < 1:
+            raise ValueError(f"ReLU units need terms >= 1, got {terms}.")
+        self.terms = int(terms)
+
+    def mean(self, pre):
+        return ops.relu(pre)
+
+    def sample(self, pre, seed):
+        noise = _normal_like(pre, seed) * ops.sqrt(ops.sigmoid(pre))
+        return ops.relu(pre + noise)
+
+    def energy(self, x, bias):
+        return -ops.sum(x * bias, axis=-1)
+
+    def log_partition(self, pre, bias):
+        offsets = ops.arange(self.terms, dtype=pre.dtype) + ops.cast(0.5, pre.dtype)
+        steps = ops.softplus(ops.expand_dims(pre, -1) - offsets)
+        return ops.sum(steps, axis=(-2, -1))
+
+    def check(self, x):
+        lo = float(np.min(x))
+        if lo < 0.0:
+            raise ValueError(f"ReLU units take non-negative data, but the minimum is {lo:g}.")
+
+    def get_config(self):
+        return {"terms": self.terms}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Softmax(Units):
+    """Groups of ``group_size`` one-hot units (a K-way categorical per group).
+
+    Each consecutive block of ``group_size`` units holds exactly one 1 (or, as data,
+    a probability vector over the block). Used for categorical visible variables,
+    e.g. one-hot coded features or the label units of a joint RBM.
+    """
+
+    name = "softmax"
+    binary = True
+
+    def __init__(self, group_size=2):
+        if int(group_size) < 2:
+            raise ValueError(f"Softmax units need group_size >= 2, got {group_size}.")
+        self.group_size = int(group_size)
+
+    def _groups(self, x):
+        return ops.reshape(x, (-1, ops.shape(x)[-1] // self.group_size, self.group_size))
+
+    def mean(self, pre):
+        return ops.reshape(ops.softmax(self._groups(pre), axis=-1), ops.shape(pre))
+
+    def sample(self, pre, seed):
+        # Gumbel-max: argmax(pre - log(-log(u))) is a categorical draw.
+        u = _uniform_like(pre, seed)
+        tiny = ops.cast(1e-20, pre.dtype)
+        gumbel = -ops.log(-ops.log(u + tiny) + tiny)
+        winner = ops.argmax(self._groups(pre + gumbel), axis=-1)
+        return ops.reshape(ops.one_hot(winner, self.group_size, dtype=pre.dtype), ops.shape(pre))
+
+    def energy(self, x, bias):
+        return -ops.sum(x * bias, axis=-1)
+
+    def log_partition(self, pre, bias):
+        return ops.sum(ops.logsumexp(self._groups(pre), axis=-1), axis=-1)
+
+    def check(self, x):
+        if x.shape[-1] % self.group_size:
+            raise ValueError(
+                f"Softmax units with group_size={self.group_size} need a feature count "
+                f"divisible by it, got {x.shape[-1]} features."
+            )
+        lo, hi = float(np.min(x)), float(np.max(x))
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(f"Softmax units take data in [0, 1], got values in [{lo:g}, {hi:g}].")
+        sums = x.reshape(len(x), -1, self.group_size).sum(-1)
+        if not np.allclose(sums, 1.0, atol=1e-3):
+            raise ValueError(
+                f"Softmax units need each group of {self.group_size} values to sum to 1; "
+                f"group sums range over [{sums.min():g}, {sums.max():g}]."
+            )
+
+    def get_config(self):
+        return {"group_size": self.group_size}
+
+
+_BY_NAME = {cls.name: cls for cls in (Bernoulli, Gaussian, ReLU, Softmax)}
+
+
+def get(identifier):
+    """Returns a `Units` instance from a name, a config dict or an instance.
+
+    Args:
+        identifier: ``"bernoulli"``, ``"gaussian"``, ``"relu"``, ``"softmax"``
+            (group size 2), a `Units` instance, or its serialized dict.
+
+    Returns:
+        A `Units` instance.
+
+    Example:
+
+    >>> from keras_dbn import units
+    >>> units.get("gaussian")
+    Gaussian()
+    >>> units.get(units.Softmax(group_size=10)).group_size
+    10
+    """
+    if isinstance(identifier, Units):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key not in _BY_NAME:
+            raise ValueError(
+                f"Unknown unit type {identifier!r}; expected one of {sorted(_BY_NAME)} "
+                "or a keras_dbn.units.Units instance."
+            )
+        return _BY_NAME[key]()
+    if isinstance(identifier, dict):
+        return keras.saving.deserialize_keras_object(identifier)
+    raise ValueError(f"Cannot interpret {identifier!r} as a unit type.")
+
+
+def serialize(unit):
+    """The config form of a unit type: its name when it has no options, else a dict."""
+    if not unit.get_config() and _BY_NAME.get(unit.name) is type(unit):
+        return unit.name
+    return keras.saving.serialize_keras_object(unit)

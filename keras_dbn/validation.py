@@ -1,0 +1,89 @@
+"""Checks on user data, run before any weight changes.
+
+Every public entry point that takes arrays (``fit``, ``pretrain``, ``__call__``,
+``free_energy``...) passes them through `check_array` first, so bad input gets a
+``ValueError`` naming the problem instead of a deep TensorFlow error or, worse, NaN
+weights.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+# Rows checked per pass, so a memory-mapped array larger than memory is never read whole.
+_CHUNK_ROWS = 8192
+
+
+def is_array_like(x):
+    """Whether ``x`` is data we check eagerly (numpy arrays, lists, eager tensors)."""
+    return isinstance(x, (np.ndarray, list, tuple)) or (
+        tf.is_tensor(x) and not isinstance(x, tf.SparseTensor) and hasattr(x, "numpy")
+    )
+
+
+def check_array(x, units=None, n_features=None, name="input", copy_dtype="float32"):
+    """Validates a 2-D feature array and returns it as a float array.
+
+    Args:
+        x: array-like of shape ``(n_samples, n_features)``.
+        units: optional `keras_dbn.units.Units`; its ``check`` tests the value range.
+        n_features: expected feature count (``None`` when the model is not built).
+        name: how the error messages call the array.
+        copy_dtype: the float dtype the data are converted to when they are not
+            floating point already (floating arrays and memory maps are returned
+            as they are, without a copy).
+
+    Returns:
+        The data as a numpy floating-point array (or memory map).
+
+    Raises:
+        ValueError: empty input, wrong rank, wrong feature count, non-numeric
+            dtype, NaN or infinite values, or values outside the units' support.
+    """
+    if tf.is_tensor(x):
+        x = x.numpy()
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except ValueError as err:  # ragged nested lists
+            raise ValueError(f"The {name} is not a rectangular array: {err}") from None
+    if x.dtype == object or x.dtype.kind in "USVOMm":
+        raise ValueError(
+            f"The {name} has non-numeric dtype {x.dtype}; expected numbers "
+            "(float, int or bool) in an array of shape (n_samples, n_features)."
+        )
+    if x.dtype.kind == "c":
+        raise ValueError(f"The {name} has complex dtype {x.dtype}; expected real numbers.")
+    if x.ndim != 2:
+        raise ValueError(
+            f"The {name} must be 2-D (n_samples, n_features), got shape {x.shape}. "
+            "Flatten images first, e.g. x.reshape(len(x), -1)."
+        )
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"The {name} is empty (shape {x.shape}).")
+    if n_features is not None and x.shape[1] != n_features:
+        raise ValueError(
+            f"The {name} has {x.shape[1]} features, but the model was built for "
+            f"{n_features}."
+        )
+    if x.dtype.kind not in "f":
+        x = x.astype(copy_dtype)
+    for start in range(0, len(x), _CHUNK_ROWS):
+        chunk = np.asarray(x[start : start + _CHUNK_ROWS])
+        finite = np.isfinite(chunk)
+        if not finite.all():
+            row, col = np.argwhere(~finite)[0]
+            kind = "NaN" if np.isnan(chunk[row, col]) else "infinite"
+            raise ValueError(
+                f"The {name} contains {kind} values (first at row {start + row}, "
+                f"column {col}). Remove or impute them before training."
+            )
+        if units is not None:
+            units.check(chunk)
+    return x
+
+
+def check_positive_int(value, name, minimum=1):
+    """Returns ``int(value)``; raises ``ValueError`` unless it is an integer >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
