@@ -182,15 +182,15 @@ class RBM(keras.Model):
             inputs = self._check(inputs, "input")
         return super().__call__(inputs, *args, **kwargs)
 
-    def _check(self, x, name, units=None):
+    def _check(self, x, name):
         """Validates user data (see `keras_dbn.validation.check_array`) and builds the model."""
-        x = validation.check_array(x, units or self.visible, self.n_visible, name)
+        x = validation.check_array(x, self.visible, self.n_visible, name)
         if not self.built:
             self.build((None, x.shape[1]))
         return x
 
-    def _as_tensor(self, x, name, units=None):
-        return ops.convert_to_tensor(self._check(x, name, units), dtype=self.compute_dtype)
+    def _as_tensor(self, x, name):
+        return ops.convert_to_tensor(self._check(x, name), dtype=self.compute_dtype)
 
     # ---------------------------------------------------------- energy & sampling
     def _free_energy(self, v, hidden_pre):
@@ -226,9 +226,10 @@ class RBM(keras.Model):
 
     def sample_visible(self, h):
         """Draws ``v ~ p(v | h)`` for each row of ``h``; returns a tensor (batch, n_visible)."""
-        h = self._as_tensor(h, "hidden states", units=self.hidden)
-        if h.shape[-1] != self.units:
-            raise ValueError(f"Hidden states need {self.units} columns, got {h.shape[-1]}.")
+        if not self.built:
+            raise ValueError("Build or fit the RBM before sampling visible states.")
+        h = validation.check_array(h, self.hidden, self.units, "hidden states")
+        h = ops.convert_to_tensor(h, dtype=self.compute_dtype)
         return self.visible.sample(self._visible_pre(h), self.seed_generator)
 
     def reconstruct(self, v):

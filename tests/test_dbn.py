@@ -1,0 +1,124 @@
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from keras_dbn import DBN, RBM
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_digits()
+    x = (data.data / 16.0).astype("float32")
+    return train_test_split(x, data.target, test_size=0.2, random_state=0, stratify=data.target)
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    """A DBN pretrained and fine-tuned on digits, with its pretraining histories."""
+    x_train, _, y_train, _ = digits
+    keras.utils.set_random_seed(0)
+    dbn = DBN([256, 256], output_units=10, seed=0)
+    histories = dbn.pretrain(x_train, epochs=20, batch_size=32, verbose=0)
+    dbn.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    dbn.fit(x_train, y_train, epochs=40, batch_size=32, verbose=0)
+    return dbn, histories
+
+
+def test_pretrain_and_fine_tune_reach_95_percent_on_digits(digits, trained):
+    _, x_test, _, y_test = digits
+    dbn, _ = trained
+    accuracy = np.mean(dbn.predict(x_test, verbose=0).argmax(1) == y_test)
+    assert accuracy >= 0.95
+
+
+def test_pretraining_fits_each_rbm_on_the_upward_means_below(digits, trained):
+    x_train = digits[0]
+    dbn, histories = trained
+    assert len(histories) == 2 and all(len(h.history["reconstruction_error"]) == 20 for h in histories)
+    assert [r.n_visible for r in dbn.rbms] == [64, 256]
+    # An untrained RBM built like the second one reconstructs the first layer's features far worse.
+    # (The fixture's fine-tuning moved rbms[0], so compare on a freshly pretrained pair.)
+    keras.utils.set_random_seed(1)
+    fresh = DBN([32, 16], output_units=None, seed=1)
+    histories = fresh.pretrain(x_train, epochs=10, batch_size=32, verbose=0)
+    features = fresh.rbms[0].predict(x_train, verbose=0)
+    untrained = RBM(16, seed=1)
+    untrained.compile("sgd")
+    untrained.build((None, 32))
+    trained_error = fresh.rbms[1].evaluate(features, verbose=0, return_dict=True)["reconstruction_error"]
+    untrained_error = untrained.evaluate(features, verbose=0, return_dict=True)["reconstruction_error"]
+    assert trained_error < 0.5 * untrained_error
+    assert trained_error == pytest.approx(histories[1].history["reconstruction_error"][-1], rel=0.3)
+    np.testing.assert_allclose(fresh.predict(x_train[:5], verbose=0), fresh.rbms[1](features[:5]), rtol=1e-5)
+
+
+def test_call_is_the_upward_pass_then_the_head(digits, trained):
+    dbn, _ = trained
+    x = digits[1][:8]
+    h = x
+    for rbm in dbn.rbms:
+        w, b = np.asarray(rbm.kernel, "float64"), np.asarray(rbm.hidden_bias, "float64")
+        h = 1 / (1 + np.exp(-(h @ w + b)))
+    logits = h @ np.asarray(dbn.head.kernel, "float64") + np.asarray(dbn.head.bias, "float64")
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(dbn(x), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_extract_features_every_layer(digits, trained):
+    dbn, _ = trained
+    x = digits[1][:10]
+    every = dbn.extract_features(x, layer=None)
+    assert [f.shape for f in every] == [(10, 256), (10, 256)]
+    np.testing.assert_allclose(dbn.extract_features(x, layer=0), every[0], rtol=1e-6)
+    np.testing.assert_allclose(dbn.extract_features(x), every[-1], rtol=1e-6)
+    np.testing.assert_allclose(every[1], dbn.rbms[1](every[0]), rtol=1e-5)
+    assert isinstance(every[0], np.ndarray)
+
+
+def test_generate_returns_visible_means(trained):
+    dbn, _ = trained
+    samples = dbn.generate(7, gibbs_steps=20)
+    assert samples.shape == (7, 64) and samples.min() >= 0 and samples.max() <= 1
+    binary = dbn.generate(3, gibbs_steps=5, mean=False)
+    assert set(np.unique(binary)) <= {0.0, 1.0}
+
+
+def test_pretrain_epochs_makes_the_first_fit_pretrain_once(digits, tmp_path):
+    x_train, _, y_train, _ = digits
+    dbn = DBN([16], output_units=10, pretrain_epochs=2, seed=0)
+    dbn.compile("adam", "sparse_categorical_crossentropy")
+    dbn.fit(x_train, y_train, epochs=1, verbose=0)
+    assert int(dbn.pretrained.numpy()) == 1
+    assert int(dbn.rbms[0].optimizer.iterations.numpy()) == 2 * int(np.ceil(len(x_train) / 100))
+    dbn.save(tmp_path / "dbn.keras")
+    loaded = keras.saving.load_model(tmp_path / "dbn.keras")
+    assert int(loaded.pretrained.numpy()) == 1
+
+    def no_second_pretraining(*args, **kwargs):
+        raise AssertionError("a reloaded, pretrained DBN must not pretrain again")
+
+    loaded.pretrain = no_second_pretraining
+    loaded.fit(x_train, y_train, epochs=1, verbose=0)
+
+
+def test_get_config_round_trips_every_argument():
+    import inspect
+
+    dbn = DBN([5, 4], output_units=3, output_activation="sigmoid", visible="gaussian", cd_k=2,
+              persistent=True, dropout=0.2, pretrain_epochs=3, seed=7, name="net")
+    config = dbn.get_config()
+    assert DBN.from_config(config).get_config() == config
+    assert set(inspect.signature(DBN.__init__).parameters) - {"self", "kwargs"} <= set(config)
+
+
+def test_unsupervised_stack_and_optimizer_list(digits):
+    x_train = digits[0][:200]
+    dbn = DBN([8, 4], output_units=None, seed=0)
+    dbn.pretrain(x_train, epochs=1, optimizer=[keras.optimizers.SGD(0.1), "adam"], verbose=0)
+    assert isinstance(dbn.rbms[1].optimizer, keras.optimizers.Adam)
+    assert dbn(x_train[:3]).shape == (3, 4)
+    with pytest.raises(ValueError, match="2 entries for 3 RBMs|3 RBMs"):
+        DBN([8, 4, 2]).pretrain(x_train, optimizer=["sgd", "sgd"], verbose=0)

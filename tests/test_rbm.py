@@ -1,0 +1,185 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_dbn import RBM, TrainingDivergedError
+from reference import exact_gradient, exact_log_likelihood
+
+
+@pytest.fixture(scope="module")
+def patterns():
+    """120 noisy copies of three 6-bit prototypes: a small fixed data set with structure."""
+    rng = np.random.default_rng(0)
+    prototypes = np.array([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1], [1, 0, 1, 0, 1, 0]], "float32")
+    x = prototypes[rng.integers(0, 3, 120)]
+    flips = rng.random(x.shape) < 0.05
+    return np.where(flips, 1 - x, x).astype("float32")
+
+
+def _train(rbm, x, epochs=40, learning_rate=0.1):
+    rbm.compile(keras.optimizers.SGD(learning_rate, momentum=0.5))
+    return rbm.fit(x, epochs=epochs, batch_size=10, shuffle=True, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(cd_k=1), dict(cd_k=5), dict(persistent=True, num_chains=10)],
+    ids=["cd1", "cd5", "pcd"],
+)
+def test_training_raises_exact_log_likelihood(patterns, options):
+    keras.utils.set_random_seed(1)
+    rbm = RBM(4, seed=1, **options)
+    rbm.build((None, 6))
+    before = exact_log_likelihood(rbm, patterns)
+    history = _train(rbm, patterns)
+    after = exact_log_likelihood(rbm, patterns)
+    assert before == pytest.approx(-6 * np.log(2), abs=0.05)  # near-uniform at initialisation
+    assert after > before + 1.0, (before, after)
+    assert history.history["reconstruction_error"][-1] < history.history["reconstruction_error"][0]
+
+
+def _cd_gradient_error(rbm, x, copies=300):
+    batch = np.tile(x, (copies, 1))
+    gradients, _ = rbm.contrastive_divergence(keras.ops.convert_to_tensor(batch))
+    exact = exact_gradient(rbm, x)
+    estimate = [-np.asarray(g, "float64") for g in gradients]
+    return sum(np.sum((e - t) ** 2) for e, t in zip(estimate, exact)) ** 0.5 / sum(
+        np.sum(t**2) for t in exact
+    ) ** 0.5
+
+
+def test_cd_gradient_with_large_k_approaches_the_exact_gradient(patterns):
+    rng = np.random.default_rng(3)
+    params = rng.normal(0, 1.5, (6, 4)), rng.normal(0, 0.5, 4), rng.normal(0, 0.5, 6)
+    errors = {}
+    for k in (1, 100):
+        rbm = RBM(4, cd_k=k, seed=k)
+        rbm.build((None, 6))
+        for variable, value in zip((rbm.kernel, rbm.hidden_bias, rbm.visible_bias), params):
+            variable.assign(value)
+        errors[k] = _cd_gradient_error(rbm, patterns[:40])
+    assert errors[100] < 0.05, errors
+    assert errors[1] > 3 * errors[100], errors  # CD-1 is biased at these weights
+
+
+def test_optimizer_applies_the_cd_statistics(patterns):
+    """One plain-SGD step moves every weight by exactly learning_rate * (positive - negative)."""
+    rbm = RBM(4, negative_phase="mean_field", seed=0)  # deterministic negative phase
+    rbm.build((None, 6))
+    before = [np.array(w) for w in rbm.get_weights()]
+    gradients, _ = rbm.contrastive_divergence(keras.ops.convert_to_tensor(patterns[:10]))
+    rbm.compile(keras.optimizers.SGD(0.5))
+    rbm.fit(patterns[:10], epochs=1, batch_size=10, shuffle=False, verbose=0)
+    for old, new, gradient in zip(before, rbm.get_weights(), gradients):
+        np.testing.assert_allclose(new, old - 0.5 * np.asarray(gradient), atol=1e-6)
+
+
+def test_logs_metrics_and_evaluate_reports_them(patterns):
+    rbm = RBM(4, seed=0)
+    history = _train(rbm, patterns, epochs=2)
+    assert set(history.history) == {"reconstruction_error", "free_energy_gap"}
+    rbm.fit(patterns, validation_data=patterns[:20], epochs=1, verbose=0)
+    scores = rbm.evaluate(patterns, verbose=0, return_dict=True)
+    assert set(scores) == {"reconstruction_error", "free_energy_gap"}
+    reconstruction = np.asarray(rbm.reconstruct(patterns))
+    # evaluate() reconstructs from sampled hidden states; it tracks the deterministic one closely
+    assert scores["reconstruction_error"] == pytest.approx(np.mean((patterns - reconstruction) ** 2), abs=0.05)
+
+
+def test_call_and_conditionals_match_numpy(patterns):
+    rbm = RBM(4, seed=0)
+    _train(rbm, patterns, epochs=3)
+    w, b, a = (np.asarray(t, "float64") for t in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    np.testing.assert_allclose(rbm(patterns), sigmoid(patterns @ w + b), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        rbm.reconstruct(patterns), sigmoid(sigmoid(patterns @ w + b) @ w.T + a), rtol=1e-5, atol=1e-6
+    )
+    h = np.asarray(rbm.sample_hidden(patterns))
+    v = np.asarray(rbm.sample_visible(h))
+    assert set(np.unique(h)) <= {0.0, 1.0} and set(np.unique(v)) <= {0.0, 1.0}
+    assert np.asarray(rbm.gibbs(patterns, steps=3)).shape == patterns.shape
+
+
+def test_sample_reproduces_the_model_distribution(patterns):
+    """Long Gibbs chains visit states with the model's exact probabilities."""
+    from reference import all_states, log_joint_table, weights
+
+    keras.utils.set_random_seed(0)
+    rbm = RBM(4, persistent=True, num_chains=10, seed=0)
+    _train(rbm, patterns, epochs=30)
+    table = log_joint_table(*weights(rbm))
+    p_v = np.exp(np.logaddexp.reduce(table, 1) - np.logaddexp.reduce(table.ravel()))
+    samples = rbm.sample(20000, gibbs_steps=500, mean=False)
+    codes = samples @ (2 ** np.arange(5, -1, -1))
+    empirical = np.bincount(codes.astype(int), minlength=64) / len(samples)
+    order = all_states(6) @ (2 ** np.arange(5, -1, -1))
+    assert 0.5 * np.abs(empirical[order.astype(int)] - p_v).sum() < 0.03  # total variation
+
+
+def test_functional_api_composition_shares_weights(patterns):
+    rbm = RBM(4, seed=0)
+    inputs = keras.Input((6,))
+    outputs = keras.layers.Dense(3, activation="softmax")(rbm(inputs))
+    classifier = keras.Model(inputs, outputs)
+    before = classifier.predict(patterns, verbose=0)
+    _train(rbm, patterns, epochs=2)  # standalone unsupervised training...
+    after = classifier.predict(patterns, verbose=0)
+    assert not np.allclose(before, after)  # ...changes the outer model
+    np.testing.assert_allclose(classifier.layers[1](patterns), rbm(patterns))
+    classifier.compile("adam", "sparse_categorical_crossentropy")
+    kernel = np.array(rbm.kernel)
+    classifier.fit(patterns, np.arange(120) % 3, epochs=1, verbose=0)
+    assert not np.allclose(kernel, rbm.kernel)  # and supervised training reaches the RBM
+
+
+def test_get_config_round_trips_every_argument():
+    rbm = RBM(
+        7, visible="gaussian", hidden="relu", cd_k=3, persistent=True, num_chains=5,
+        negative_phase="mean_field", sparsity_target=0.1, sparsity_cost=0.2,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=2),
+        hidden_bias_initializer="ones", visible_bias_initializer=keras.initializers.Constant(0.5),
+        kernel_regularizer=keras.regularizers.L2(1e-3), seed=11, name="my_rbm",
+    )
+    config = rbm.get_config()
+    clone = RBM.from_config(config)
+    assert clone.get_config() == config
+    import inspect
+    arguments = set(inspect.signature(RBM.__init__).parameters) - {"self", "kwargs"}
+    assert arguments <= set(config)
+
+
+def test_keras_file_round_trip_restores_outputs_and_training_continues(patterns, tmp_path):
+    keras.utils.set_random_seed(0)
+    rbm = RBM(4, persistent=True, num_chains=10, seed=0)
+    _train(rbm, patterns, epochs=3)
+    path = tmp_path / "rbm.keras"
+    rbm.save(path)
+    loaded = keras.saving.load_model(path)
+    for name in ("kernel", "hidden_bias", "visible_bias", "persistent_chains"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(rbm, name))
+    np.testing.assert_array_equal(loaded(patterns), rbm(patterns))
+    np.testing.assert_array_equal(loaded.free_energy(patterns), rbm.free_energy(patterns))
+    assert loaded.optimizer.iterations.numpy() == rbm.optimizer.iterations.numpy()
+    loaded.fit(patterns, epochs=1, batch_size=10, verbose=0)
+    assert not np.allclose(loaded.kernel, rbm.kernel)
+
+
+def test_mixed_precision_keeps_float32_variables(patterns):
+    rbm = RBM(4, dtype="mixed_bfloat16", seed=0)
+    history = _train(rbm, patterns, epochs=3)
+    assert rbm.kernel.dtype == "float32" and rbm.compute_dtype == "bfloat16"
+    assert np.isfinite(history.history["reconstruction_error"]).all()
+    assert np.asarray(rbm.free_energy(patterns)).dtype == np.float32
+
+
+def test_divergence_stops_with_a_message_and_keeps_finite_weights():
+    x = np.random.default_rng(0).normal(size=(200, 5)).astype("float32")
+    rbm = RBM(4, visible="gaussian", seed=0)
+    rbm.compile(keras.optimizers.SGD(50.0))
+    rbm.build((None, 5))
+    initial = [np.array(w) for w in rbm.get_weights()]
+    with pytest.raises(TrainingDivergedError, match="diverged in epoch 1.*learning rate"):
+        rbm.fit(x, epochs=3, batch_size=20, verbose=0)
+    for old, new in zip(initial, rbm.get_weights()):
+        np.testing.assert_array_equal(old, new)
