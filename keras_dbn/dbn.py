@@ -1,10 +1,14 @@
 """The Deep Belief Network: a stack of RBMs pretrained greedily, then fine-tuned as one model."""
 
+import json
+import os
+import shutil
+
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_dbn import units as units_lib, validation
+from keras_dbn import data, units as units_lib, validation
 from keras_dbn.callbacks import DivergenceGuard
 from keras_dbn.rbm import RBM
 
@@ -149,9 +153,18 @@ class DBN(keras.Model):
     def pretrain(self, x, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"):
         """Greedy layer-wise pretraining: fits each RBM, bottom first, by CD.
 
-        RBM ``i`` is fit on the upward means ``E[h | v]`` of the RBMs below it,
-        computed batch-wise once per layer (for arrays) or streamed (for a
-        `tf.data.Dataset` of feature batches).
+        RBM ``i`` is fit on the upward means ``E[h | v]`` of the RBMs below it.
+        For an in-memory array these are computed batch-wise once per layer
+        (one layer's features in memory at a time); for a `numpy.memmap` or a
+        `tf.data.Dataset` they are streamed through the lower RBMs batch by
+        batch, so data larger than memory train.
+
+        A `keras.callbacks.BackupAndRestore` among ``callbacks`` makes
+        pretraining resumable per layer: each RBM backs up under
+        ``backup_dir/<rbm name>/``, finished layers are kept there, and a
+        restarted run skips them and resumes the interrupted layer at the epoch
+        where it stopped. The backup folder is removed when pretraining ends
+        (unless the callback has ``delete_checkpoint=False``).
 
         Args:
             x: training data, an array ``(n_samples, n_features)`` or a dataset.
@@ -171,31 +184,59 @@ class DBN(keras.Model):
             x = self._check(x, "training data")
         epochs_per_layer = _per_layer(epochs, len(self.rbms), "epochs")
         optimizers = [_fresh_optimizer(o) for o in _per_layer(optimizer, len(self.rbms), "optimizer")]
-        histories = []
-        features = x
-        for i, (rbm, layer_epochs, layer_optimizer) in enumerate(zip(self.rbms, epochs_per_layer, optimizers)):
+        callbacks = list(callbacks or [])
+        backups = [c for c in callbacks if isinstance(c, keras.callbacks.BackupAndRestore)]
+        others = [c for c in callbacks if c not in backups]
+        histories, features = [], x
+        for i, (rbm, layer_epochs) in enumerate(zip(self.rbms, epochs_per_layer)):
+            rbm.compile(optimizer=optimizers[i])
+            if i > 0:
+                features = self._layer_input(x, features, i, batch_size)
+            layer_dirs = [os.path.join(b.backup_dir, rbm.name) for b in backups]
+            history = _completed_layer(rbm, layer_dirs)
             if verbose:
-                print(f"Pretraining RBM {i + 1}/{len(self.rbms)}: {rbm.units} hidden units")
-            rbm.compile(optimizer=layer_optimizer)
-            histories.append(
-                rbm.fit(
+                done = " (finished earlier, restored from its backup)" if history else ""
+                print(f"Pretraining RBM {i + 1}/{len(self.rbms)}: {rbm.units} hidden units{done}")
+            if history is None:
+                layer_backups = [
+                    keras.callbacks.BackupAndRestore(
+                        d, save_freq=b.save_freq, double_checkpoint=b.double_checkpoint, delete_checkpoint=False
+                    )
+                    for b, d in zip(backups, layer_dirs)
+                ]
+                history = rbm.fit(
                     features,
                     epochs=layer_epochs,
                     batch_size=None if is_dataset else batch_size,
-                    callbacks=callbacks,
+                    callbacks=others + layer_backups,
                     verbose=verbose,
                 )
-            )
-            if i + 1 < len(self.rbms):
-                features = (
-                    features.map(lambda *batch, rbm=rbm: rbm(batch[0]))
-                    if is_dataset
-                    else rbm.predict(features, batch_size=1024, verbose=0)
-                )
+                for d in layer_dirs:
+                    _mark_completed(rbm, d, history)
+            histories.append(history)
         if not self.built:
             self.build((None, self.rbms[0].n_visible))
         self.pretrained.assign(1)
+        for backup in backups:
+            if backup.delete_checkpoint:
+                shutil.rmtree(backup.backup_dir, ignore_errors=True)
         return histories
+
+    def _layer_input(self, x, below, i, batch_size):
+        """The training data of RBM ``i``: upward means of the RBMs under it."""
+        lower, rbm = self.rbms[:i], self.rbms[i]
+
+        def upward(batch):
+            for layer in lower:
+                batch = layer(batch)
+            return batch
+
+        if isinstance(x, tf.data.Dataset):
+            return x.map(lambda *batch: upward(batch[0]))
+        if isinstance(x, np.memmap):
+            batches = data.array_batches(x, batch_size, seed=rbm._shuffle_seed, epoch_key=rbm._step_count)
+            return batches.map(upward)
+        return lower[-1].predict(below, batch_size=max(batch_size, 1024), verbose=0)
 
     # ------------------------------------------------------------ fine-tuning
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
@@ -344,3 +385,29 @@ def _fresh_optimizer(optimizer):
         return optimizer.__class__.from_config(optimizer.get_config())
     return keras.optimizers.get(optimizer)
 
+
+_COMPLETED = "completed.weights.h5"
+
+
+def _completed_layer(rbm, layer_dirs):
+    """Loads an RBM finished in an earlier, interrupted run; returns its History or None."""
+    for folder in layer_dirs:
+        if os.path.exists(os.path.join(folder, _COMPLETED)):
+            rbm.optimizer.build(rbm.trainable_variables)
+            rbm.load_weights(os.path.join(folder, _COMPLETED))
+            history = keras.callbacks.History()
+            with open(os.path.join(folder, "history.json")) as f:
+                history.history = json.load(f)
+            history.set_model(rbm)
+            return history
+    return None
+
+
+def _mark_completed(rbm, folder, history):
+    """Records a finished layer; the weights file, renamed into place last, is the marker."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "history.json"), "w") as f:
+        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f)
+    partial = os.path.join(folder, "partial." + _COMPLETED)
+    rbm.save_weights(partial)
+    os.replace(partial, os.path.join(folder, _COMPLETED))

@@ -1,11 +1,13 @@
 """The Restricted Boltzmann Machine: a Keras model that trains itself by contrastive divergence."""
 
+import random
+
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_dbn import units as units_lib, validation
+from keras_dbn import data, units as units_lib, validation
 from keras_dbn.callbacks import DivergenceGuard
 
 _NEGATIVE_PHASES = ("gibbs", "mean_field")
@@ -117,6 +119,7 @@ class RBM(keras.Model):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self._shuffle_seed = seed if seed is not None else random.randrange(2**31)
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_error")
         self.free_energy_gap_tracker = keras.metrics.Mean(name="free_energy_gap")
         self.input_spec = keras.InputSpec(min_ndim=2)
@@ -415,21 +418,50 @@ class RBM(keras.Model):
         kwargs["callbacks"] = DivergenceGuard.added_to(kwargs.get("callbacks"))
         return x
 
-    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+    def fit(self, x=None, y=None, batch_size=None, shuffle=True, validation_split=0.0, **kwargs):
         """Trains the RBM on ``x`` (labels are not used). See `keras.Model.fit`.
 
         Arrays are checked first (shape, dtype, NaN/inf, range of the visible
-        units); a run whose metrics or weights become non-finite stops with
-        `keras_dbn.callbacks.TrainingDivergedError` and the weights of the last
-        finite epoch.
+        units), then streamed batch by batch (`keras_dbn.data.array_batches`), so
+        a memory-mapped array larger than memory trains, and each epoch's shuffle
+        depends only on the seed and the optimizer's step count: a run resumed
+        by `keras.callbacks.BackupAndRestore` continues exactly as an
+        uninterrupted one. A run whose metrics or weights become non-finite stops
+        with `keras_dbn.callbacks.TrainingDivergedError` and the weights of the
+        last finite epoch.
         """
         x = self._check_fit_data(x, batch_size, kwargs)
-        return super().fit(x, None, batch_size=batch_size, **kwargs)
+        if isinstance(x, np.ndarray):
+            if validation_split:
+                cut = int(len(x) * (1.0 - validation_split))
+                x, kwargs["validation_data"] = x[:cut], x[cut:]
+            x = data.array_batches(
+                x, batch_size or 32, shuffle=bool(shuffle), seed=self._shuffle_seed, epoch_key=self._step_count
+            )
+            batch_size, shuffle = None, False  # the dataset shuffles itself
+        return super().fit(x, None, batch_size=batch_size, shuffle=shuffle, validation_split=0.0, **kwargs)
+
+    def _step_count(self):
+        return int(ops.convert_to_numpy(self.optimizer.iterations))
 
     def evaluate(self, x=None, y=None, **kwargs):
         if validation.is_array_like(x):
             x = self._check(x, "evaluation data")
         return super().evaluate(x, None, **kwargs)
+
+    # --------------------------------------------------------------- saving
+    _SEED_STATE = "seed_generator_state"
+
+    def save_own_variables(self, store):
+        """Saves the weights and the sampler's state, so sampling resumes where it stopped."""
+        super().save_own_variables(store)
+        store[self._SEED_STATE] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if self._SEED_STATE in keys:
+            self.seed_generator.state.assign(store[self._SEED_STATE])
+        super().load_own_variables({k: store[k] for k in keys if k != self._SEED_STATE})
 
     # --------------------------------------------------------------- config
     def get_config(self):
