@@ -4,7 +4,8 @@ from keras_dbn import units
 from keras_dbn.callbacks import DivergenceGuard, TrainingDivergedError
 from keras_dbn.dbn import DBN
 from keras_dbn.rbm import RBM
+from keras_dbn.saving import load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["DBN", "RBM", "DivergenceGuard", "TrainingDivergedError", "units", "__version__"]
+__all__ = ["DBN", "RBM", "DivergenceGuard", "TrainingDivergedError", "load_model", "units", "__version__"]

@@ -247,6 +247,10 @@ class DBN(keras.Model):
         """
         if validation.is_array_like(x):
             x = self._check(x, "training data")
+        elif isinstance(x, tf.data.Dataset):
+            x = validation.check_dataset(x, self.visible, self.n_visible)
+            if not self.built and validation.feature_width(x) is not None:
+                self.build((None, validation.feature_width(x)))
         validation_data = kwargs.get("validation_data")
         if isinstance(validation_data, tuple) and validation.is_array_like(validation_data[0]):
             kwargs["validation_data"] = (self._check(validation_data[0], "validation data"),) + tuple(
@@ -269,7 +273,8 @@ class DBN(keras.Model):
         for rbm in self.rbms:
             rbm.visible_bias.trainable = False
         try:
-            return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+            with validation.restore_on_bad_batch(self):
+                return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
         finally:
             for rbm in self.rbms:
                 rbm.visible_bias.trainable = True

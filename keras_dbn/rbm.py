@@ -403,15 +403,10 @@ class RBM(keras.Model):
         if validation.is_array_like(x):
             x = self._check(x, "training data")
         elif isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            spec = spec[0] if isinstance(spec, tuple) else spec
-            n = spec.shape[-1]
-            if n is not None and self.n_visible is not None and n != self.n_visible:
-                raise ValueError(
-                    f"The dataset yields {n} features, but the model was built for {self.n_visible}."
-                )
-            if not self.built and n is not None:
-                self.build((None, n))
+            x = validation.check_dataset(x, self.visible, self.n_visible)
+            width = validation.feature_width(x)
+            if not self.built and width is not None:
+                self.build((None, width))
         validation_data = kwargs.get("validation_data")
         if validation.is_array_like(validation_data):
             kwargs["validation_data"] = self._check(validation_data, "validation data")
@@ -438,8 +433,10 @@ class RBM(keras.Model):
             x = data.array_batches(
                 x, batch_size or 32, shuffle=bool(shuffle), seed=self._shuffle_seed, epoch_key=self._step_count
             )
-            batch_size, shuffle = None, False  # the dataset shuffles itself
-        return super().fit(x, None, batch_size=batch_size, shuffle=shuffle, validation_split=0.0, **kwargs)
+            batch_size = None
+        shuffle = False  # datasets shuffle themselves (ours does, per epoch)
+        with validation.restore_on_bad_batch(self):
+            return super().fit(x, None, batch_size=batch_size, shuffle=shuffle, validation_split=0.0, **kwargs)
 
     def _step_count(self):
         return int(ops.convert_to_numpy(self.optimizer.iterations))

@@ -6,6 +6,8 @@ Every public entry point that takes arrays (``fit``, ``pretrain``, ``__call__``,
 weights.
 """
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -65,7 +67,7 @@ def check_array(x, units=None, n_features=None, name="input", copy_dtype="float3
             f"The {name} has {x.shape[1]} features, but the model was built for "
             f"{n_features}."
         )
-    if x.dtype.kind not in "f":
+    if x.dtype.kind not in "f" and not isinstance(x, np.memmap):  # memory maps convert per batch
         x = x.astype(copy_dtype)
     for start in range(0, len(x), _CHUNK_ROWS):
         chunk = np.asarray(x[start : start + _CHUNK_ROWS])
@@ -87,3 +89,63 @@ def check_positive_int(value, name, minimum=1):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
     return int(value)
+
+
+_BAD_BATCH = "keras_dbn rejected a batch: "
+
+
+def check_dataset(dataset, units=None, n_features=None):
+    """Checks a `tf.data.Dataset`'s element spec now and each batch as it streams.
+
+    The features (the first element of tuples) must be numeric and, when
+    ``n_features`` is given, have that many columns. Every batch then goes
+    through `check_array` on its way to the model; a bad batch stops training
+    inside `restore_on_bad_batch`, which turns it into a ``ValueError``.
+
+    Returns:
+        The dataset with the per-batch check mapped over it.
+    """
+    spec = dataset.element_spec
+    spec = spec[0] if isinstance(spec, tuple) else spec
+    if not isinstance(spec, tf.TensorSpec) or not (spec.dtype.is_floating or spec.dtype.is_integer or spec.dtype.is_bool):
+        raise ValueError(f"The dataset yields {spec}; expected numeric feature batches.")
+    width = spec.shape[-1] if spec.shape.rank else None
+    if spec.shape.rank is not None and spec.shape.rank != 2:
+        raise ValueError(f"The dataset yields batches of shape {spec.shape}; expected (batch, n_features).")
+    if width is not None and n_features is not None and width != n_features:
+        raise ValueError(f"The dataset yields {width} features, but the model was built for {n_features}.")
+
+    def check(batch):
+        try:
+            check_array(batch, units, n_features, "batch")
+        except ValueError as err:
+            raise ValueError(_BAD_BATCH + str(err)) from None
+        return batch
+
+    def checked(*element):
+        x = tf.numpy_function(check, [element[0]], element[0].dtype, stateful=False)
+        x = tf.ensure_shape(x, element[0].shape)
+        return x if len(element) == 1 else (x,) + element[1:]
+
+    return dataset.map(checked)
+
+
+def feature_width(dataset):
+    """The feature count of a dataset's batches (first tuple element), or None if unknown."""
+    spec = dataset.element_spec
+    spec = spec[0] if isinstance(spec, tuple) else spec
+    return spec.shape[-1] if spec.shape.rank else None
+
+
+@contextlib.contextmanager
+def restore_on_bad_batch(model):
+    """Turns a batch rejected by `check_dataset` into a ``ValueError``, weights restored."""
+    weights = model.get_weights()
+    try:
+        yield
+    except tf.errors.OpError as err:
+        if _BAD_BATCH not in str(err):
+            raise
+        model.set_weights(weights)
+        reason = str(err).split(_BAD_BATCH, 1)[1].split("\n", 1)[0]
+        raise ValueError(f"Bad training data: {reason} The weights were left as they were before fit().") from None

@@ -183,3 +183,22 @@ def test_divergence_stops_with_a_message_and_keeps_finite_weights():
         rbm.fit(x, epochs=3, batch_size=20, verbose=0)
     for old, new in zip(initial, rbm.get_weights()):
         np.testing.assert_array_equal(old, new)
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])
+def test_extreme_weights_and_inputs_stay_finite(visible):
+    """|W| up to 50 and extreme inputs: softplus / log-sum-exp forms keep everything finite."""
+    rng = np.random.default_rng(0)
+    rbm = RBM(20, visible=visible, seed=0)
+    rbm.build((None, 30))
+    rbm.kernel.assign(rng.choice([-50.0, 50.0], (30, 20)))
+    rbm.hidden_bias.assign(rng.choice([-50.0, 50.0], 20))
+    rbm.visible_bias.assign(rng.choice([-50.0, 50.0], 30))
+    x = np.ones((4, 30), "float32") if visible == "bernoulli" else np.full((4, 30), 1e3, "float32")
+    w, b, a = (np.asarray(t, "float64") for t in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
+    energy_term = -x @ a if visible == "bernoulli" else 0.5 * ((x - a) ** 2).sum(1)
+    np.testing.assert_allclose(rbm.free_energy(x), energy_term - np.logaddexp(0, x @ w + b).sum(1), rtol=1e-5)
+    p = np.asarray(rbm(x))
+    assert np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1
+    for value in (rbm.reconstruct(x), rbm.gibbs(x, steps=3), rbm.sample(3, gibbs_steps=5)):
+        assert np.isfinite(np.asarray(value)).all()
