@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import warnings
 
 import keras
 import numpy as np
@@ -128,6 +129,7 @@ class DBN(keras.Model):
 
     @property
     def n_visible(self):
+        """Number of visible units of the bottom RBM (None before the DBN is built)."""
         return self.rbms[0].n_visible
 
     def call(self, inputs, training=False):
@@ -268,16 +270,11 @@ class DBN(keras.Model):
                 verbose=kwargs.get("verbose", "auto"),
             )
         kwargs["callbacks"] = DivergenceGuard.added_to(kwargs.get("callbacks"))
-        # Visible biases take no part in the upward pass: keep them out of the
-        # optimizer instead of letting Keras warn that they have no gradient.
-        for rbm in self.rbms:
-            rbm.visible_bias.trainable = False
-        try:
-            with validation.restore_on_bad_batch(self):
-                return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
-        finally:
-            for rbm in self.rbms:
-                rbm.visible_bias.trainable = True
+        with validation.restore_on_bad_batch(self), warnings.catch_warnings():
+            # Visible biases take no part in the upward pass, so they get no gradient:
+            # expected, and not worth Keras's warning.
+            warnings.filterwarnings("ignore", message="Gradients do not exist for variables.*visible_bias")
+            return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         if validation.is_array_like(x):
@@ -346,8 +343,7 @@ class DBN(keras.Model):
         """
         if not self.built:
             raise ValueError("Build, pretrain or fit the DBN before exporting it.")
-        if input_signature is None:
-            input_signature = [keras.InputSpec(shape=(None, self.n_visible), dtype="float32")]
+        input_signature = input_signature or [keras.InputSpec(shape=(None, self.n_visible), dtype="float32")]
         return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
     # --------------------------------------------------------------- config

@@ -442,9 +442,20 @@ class RBM(keras.Model):
         return int(ops.convert_to_numpy(self.optimizer.iterations))
 
     def evaluate(self, x=None, y=None, **kwargs):
+        """Reports ``reconstruction_error`` and ``free_energy_gap`` on ``x`` (labels are not used).
+
+        Persistent chains do not advance. See `keras.Model.evaluate`.
+        """
         if validation.is_array_like(x):
             x = self._check(x, "evaluation data")
         return super().evaluate(x, None, **kwargs)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Exports ``v -> E[h | v]`` for inference (see `keras.Model.export`)."""
+        if not self.built:
+            raise ValueError("Build or fit the RBM before exporting it.")
+        input_signature = input_signature or [keras.InputSpec(shape=(None, self.n_visible), dtype="float32")]
+        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
     # --------------------------------------------------------------- saving
     _SEED_STATE = "seed_generator_state"

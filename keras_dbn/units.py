@@ -42,15 +42,19 @@ class Units:
     binary = False
 
     def mean(self, pre):
+        """The conditional mean ``E[x | input]`` of each unit, from its total input ``pre``."""
         raise NotImplementedError
 
     def sample(self, pre, seed):
+        """A draw from ``p(x | input)``, with ``seed`` a `keras.random.SeedGenerator`."""
         raise NotImplementedError
 
     def energy(self, x, bias):
+        """The units' own energy term of states ``x``, summed over units: shape ``(batch,)``."""
         raise NotImplementedError
 
     def log_partition(self, pre, bias):
+        """``log sum_x exp(-energy(x, bias) + x.(pre - bias))`` summed over units: ``(batch,)``."""
         raise NotImplementedError
 
     def check(self, x):
