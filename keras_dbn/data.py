@@ -3,16 +3,24 @@
 import numpy as np
 import tensorflow as tf
 
+# Rows per contiguous block read from a memory map (rounded to whole batches).
+_BLOCK_ROWS = 16384
+
 
 def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
-    """A `tf.data.Dataset` of batches of rows of ``x``, read batch by batch.
+    """A `tf.data.Dataset` of batches of rows of ``x``, shuffled per epoch.
 
-    Rows are gathered from ``x`` one batch at a time, so a `numpy.memmap`
-    larger than memory streams from disk. The shuffled order of an epoch is a
-    function of ``(seed, epoch_key())`` alone, read when the epoch starts: with
-    ``epoch_key`` returning the optimizer's step count, a run resumed from a
-    checkpoint (e.g. `keras.callbacks.BackupAndRestore`) sees the same batches
-    as an uninterrupted one.
+    The shuffled order of an epoch is a function of ``(seed, epoch_key())``
+    alone, read when the epoch starts: with ``epoch_key`` returning the
+    optimizer's step count, a run resumed from a checkpoint (e.g.
+    `keras.callbacks.BackupAndRestore`) sees the same batches as an
+    uninterrupted one.
+
+    An in-memory array is shuffled row by row. A `numpy.memmap` streams from
+    disk in contiguous blocks of about 16k rows, read in a shuffled block order
+    and shuffled within each block, so only one block is in memory at a time
+    and the disk is read sequentially (random row access would make the OS
+    read each page many times over).
 
     Args:
         x: array ``(n_samples, n_features)`` (numpy array or memory map).
@@ -23,7 +31,7 @@ def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
             None means the shuffle is the same every epoch.
 
     Returns:
-        A `tf.data.Dataset` of float32 batches.
+        A `tf.data.Dataset` of float32 batches ``(batch, n_features)``.
 
     Example:
 
@@ -33,29 +41,40 @@ def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
     >>> [b.shape[0] for b in batches.as_numpy_iterator()]
     [2, 2, 1]
     """
-    n = len(x)
+    n, width = x.shape
+    steps = -(-n // batch_size)
 
-    def epoch_order():
-        key = 0 if epoch_key is None else int(epoch_key())
-        yield np.random.default_rng([seed, key]).permutation(n) if shuffle else np.arange(n)
+    def epoch_rng():
+        return np.random.default_rng([seed, 0 if epoch_key is None else int(epoch_key())])
 
-    if isinstance(x, np.memmap):  # gather from disk, one batch at a time
-        def gather(rows):
-            return tf.numpy_function(lambda r: np.asarray(x[np.sort(r)], "float32"), [rows], tf.float32)
+    if isinstance(x, np.memmap):
+        dataset = tf.data.Dataset.from_generator(
+            lambda: _memmap_batches(x, batch_size, shuffle, epoch_rng()),
+            output_signature=tf.TensorSpec((None, width), tf.float32),
+        )
     else:
         table = tf.convert_to_tensor(x, tf.float32)
+        full = n // batch_size * batch_size
 
-        def gather(rows):
-            return tf.gather(table, rows)
+        def epoch_order():
+            yield epoch_rng().permutation(n) if shuffle else np.arange(n)
 
-    full = n // batch_size * batch_size
+        def split(rows):  # reshaping beats Dataset.batch by far (as in Keras's own adapter)
+            batches = tf.data.Dataset.from_tensor_slices(tf.reshape(rows[:full], (-1, batch_size)))
+            return batches.concatenate(tf.data.Dataset.from_tensors(rows[full:])) if full < n else batches
 
-    def split(rows):  # reshaping beats Dataset.batch by far (as in Keras's own adapter)
-        batches = tf.data.Dataset.from_tensor_slices(tf.reshape(rows[:full], (-1, batch_size)))
-        return batches.concatenate(tf.data.Dataset.from_tensors(rows[full:])) if full < n else batches
-
-    order = tf.data.Dataset.from_generator(epoch_order, output_signature=tf.TensorSpec((n,), tf.int64))
-    dataset = order.flat_map(split).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.map(lambda batch: tf.ensure_shape(batch, (None, x.shape[1])))
-    steps = -(-n // batch_size)
+        order = tf.data.Dataset.from_generator(epoch_order, output_signature=tf.TensorSpec((n,), tf.int64))
+        dataset = order.flat_map(split).map(lambda rows: tf.gather(table, rows), num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(lambda batch: tf.ensure_shape(batch, (None, width)))
     return dataset.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(2)
+
+
+def _memmap_batches(x, batch_size, shuffle, rng):
+    block = max(1, _BLOCK_ROWS // batch_size) * batch_size
+    starts = np.arange(0, len(x), block)
+    for start in rng.permutation(starts) if shuffle else starts:
+        rows = np.asarray(x[start : start + block], dtype="float32")
+        if shuffle:
+            rows = rows[rng.permutation(len(rows))]
+        for i in range(0, len(rows), batch_size):
+            yield rows[i : i + batch_size]
