@@ -1,6 +1,6 @@
 """keras_dbn: Restricted Boltzmann Machines and Deep Belief Networks for Keras 3."""
 
-from keras_dbn import units
+from keras_dbn import evaluation, units
 from keras_dbn.callbacks import DivergenceGuard, TrainingDivergedError
 from keras_dbn.dbn import DBN
 from keras_dbn.rbm import RBM
@@ -8,4 +8,4 @@ from keras_dbn.saving import load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["DBN", "RBM", "DivergenceGuard", "TrainingDivergedError", "load_model", "units", "__version__"]
+__all__ = ["DBN", "RBM", "DivergenceGuard", "TrainingDivergedError", "evaluation", "load_model", "units", "__version__"]

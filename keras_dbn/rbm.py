@@ -11,6 +11,8 @@ from keras_dbn import data, units as units_lib, validation
 from keras_dbn.callbacks import DivergenceGuard
 
 _NEGATIVE_PHASES = ("gibbs", "mean_field")
+#: Default ``steps_per_execution`` of `RBM.compile`: CD steps run per traced call.
+STEPS_PER_EXECUTION = 100
 
 
 @keras.saving.register_keras_serializable(package="keras_dbn")
@@ -162,6 +164,7 @@ class RBM(keras.Model):
 
     # ------------------------------------------------------------ conditionals
     def _weights(self):
+        """``(kernel, hidden_bias, visible_bias)`` cast to the compute dtype."""
         dtype = self.compute_dtype
         return (
             ops.cast(self.kernel, dtype),
@@ -169,12 +172,14 @@ class RBM(keras.Model):
             ops.cast(self.visible_bias, dtype),
         )
 
-    def _hidden_pre(self, v):
-        kernel, hidden_bias, _ = self._weights()
+    def _hidden_pre(self, v, weights=None):
+        """``b + vW``; ``weights`` (from `_weights`) saves casting them again."""
+        kernel, hidden_bias, _ = weights or self._weights()
         return ops.matmul(v, kernel) + hidden_bias
 
-    def _visible_pre(self, h):
-        kernel, _, visible_bias = self._weights()
+    def _visible_pre(self, h, weights=None):
+        """``a + hW^T``; ``weights`` (from `_weights`) saves casting them again."""
+        kernel, _, visible_bias = weights or self._weights()
         return ops.matmul(h, ops.transpose(kernel)) + visible_bias
 
     def call(self, inputs):
@@ -244,13 +249,18 @@ class RBM(keras.Model):
         v = self._as_tensor(v, "visible data")
         return self.visible.mean(self._visible_pre(self.hidden.mean(self._hidden_pre(v))))
 
-    def _gibbs_step(self, v, sample=True):
-        """One full step v -> h -> v'. Returns ``(v', E[v' | h])``."""
+    def _gibbs_step(self, v, sample=True, weights=None, hidden_pre=None):
+        """One full step v -> h -> v'. Returns ``(v', E[v' | h])``.
+
+        ``hidden_pre`` (``b + vW`` when the caller has it) saves recomputing it.
+        """
+        if hidden_pre is None:
+            hidden_pre = self._hidden_pre(v, weights)
         if sample:
-            h = self.hidden.sample(self._hidden_pre(v), self.seed_generator)
+            h = self.hidden.sample(hidden_pre, self.seed_generator)
         else:
-            h = self.hidden.mean(self._hidden_pre(v))
-        visible_pre = self._visible_pre(h)
+            h = self.hidden.mean(hidden_pre)
+        visible_pre = self._visible_pre(h, weights)
         visible_mean = self.visible.mean(visible_pre)
         v_next = self.visible.sample(visible_pre, self.seed_generator) if sample else visible_mean
         return v_next, visible_mean
@@ -324,26 +334,30 @@ class RBM(keras.Model):
             ``reconstruction_error`` and ``free_energy_gap`` (scalars).
         """
         sample = self.negative_phase == "gibbs"
-        hidden_pre0 = self._hidden_pre(v0)
+        weights = self._weights()
+        hidden_pre0 = self._hidden_pre(v0, weights)
         h0 = self.hidden.mean(hidden_pre0)
         if self.persistent:
             chains = ops.cast(self.persistent_chains, self.compute_dtype)
-            vk, _ = self._negative_chain(chains, sample)
+            vk, _ = self._negative_chain(chains, sample, weights)
             h_start = self.hidden.sample(hidden_pre0, self.seed_generator)
-            reconstruction = self.visible.mean(self._visible_pre(h_start))
+            reconstruction = self.visible.mean(self._visible_pre(h_start, weights))
             if update_chains:
                 self.persistent_chains.assign(ops.cast(vk, self.persistent_chains.dtype))
         else:
-            vk, reconstruction = self._negative_chain(v0, sample)
-        hidden_prek = self._hidden_pre(vk)
+            vk, reconstruction = self._negative_chain(v0, sample, weights, hidden_pre0)
+        hidden_prek = self._hidden_pre(vk, weights)
         hk = self.hidden.mean(hidden_prek)
 
-        n_data = ops.cast(ops.shape(v0)[0], self.compute_dtype)
-        n_model = ops.cast(ops.shape(vk)[0], self.compute_dtype)
-        # <v h>_data - <v h>_model as a single product of stacked batches.
-        kernel_stat = ops.matmul(
+        # The optimizer sums gradients over replicas: each one hands in 1/replicas.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        n_data = ops.cast(ops.shape(v0)[0] * replicas, self.compute_dtype)
+        n_model = ops.cast(ops.shape(vk)[0] * replicas, self.compute_dtype)
+        # -(<v h>_data - <v h>_model) as a single product of stacked batches, the
+        # sign and scale applied to the small (batch, units) factor.
+        kernel_grad = ops.matmul(
             ops.transpose(ops.concatenate([v0, vk], axis=0)),
-            ops.concatenate([h0 / n_data, -hk / n_model], axis=0),
+            ops.concatenate([-h0 / n_data, hk / n_model], axis=0),
         )
         hidden_stat = ops.mean(h0, axis=0) - ops.mean(hk, axis=0)
         visible_stat = ops.mean(v0, axis=0) - ops.mean(vk, axis=0)
@@ -351,10 +365,11 @@ class RBM(keras.Model):
             # d(cross-entropy(target, q_j)) / d(input_j) = q_j - target (guide, s. 11).
             excess = self.sparsity_cost * (ops.mean(h0, axis=0) - self.sparsity_target)
             hidden_stat -= excess
-            kernel_stat -= ops.outer(ops.mean(v0, axis=0), excess)
+            kernel_grad += ops.outer(ops.mean(v0, axis=0), excess / replicas)
 
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        gradients = [ops.cast(-s, self.variable_dtype) / replicas for s in (kernel_stat, hidden_stat, visible_stat)]
+        gradients = [ops.cast(kernel_grad, self.variable_dtype)] + [
+            ops.cast(-s, self.variable_dtype) / replicas for s in (hidden_stat, visible_stat)
+        ]
         if self.kernel_regularizer is not None:
             with tf.GradientTape() as tape:
                 penalty = self.kernel_regularizer(self.kernel)
@@ -369,13 +384,16 @@ class RBM(keras.Model):
         }
         return gradients, diagnostics
 
-    def _negative_chain(self, v, sample):
-        """``cd_k`` steps from ``v``: returns the final state and the first reconstruction."""
-        v, reconstruction = self._gibbs_step(v, sample)
+    def _negative_chain(self, v, sample, weights=None, hidden_pre=None):
+        """``cd_k`` steps from ``v``: returns the final state and the first reconstruction.
+
+        ``hidden_pre`` is ``b + vW`` for the starting ``v`` when the caller has it.
+        """
+        v, reconstruction = self._gibbs_step(v, sample, weights, hidden_pre)
         if not sample:  # damped mean-field updates
             v = 0.5 * v + 0.5 * reconstruction
         for _ in range(self.cd_k - 1):
-            v_next, mean = self._gibbs_step(v, sample)
+            v_next, mean = self._gibbs_step(v, sample, weights)
             v = v_next if sample else 0.5 * v + 0.5 * mean
         return v, reconstruction
 
@@ -387,6 +405,29 @@ class RBM(keras.Model):
         self.reconstruction_tracker.update_state(diagnostics["reconstruction_error"])
         self.free_energy_gap_tracker.update_state(diagnostics["free_energy_gap"])
         return {m.name: m.result() for m in self.metrics}
+
+    def compile(self, optimizer="rmsprop", steps_per_execution=None, **kwargs):
+        """Configures training; see `keras.Model.compile` (no loss or metrics needed).
+
+        Same arguments as Keras, but ``steps_per_execution=None`` runs
+        `STEPS_PER_EXECUTION` CD steps per traced call: a step is a few small
+        matrix products, and one call per batch would cost about as much again.
+        Callbacks then see batch ends only every ``steps_per_execution``
+        batches (pass 1 for each). Under a `tf.distribute` strategy it is 1,
+        where Keras 3 fails to run several steps per call. ``jit_compile`` keeps
+        Keras' ``"auto"`` (XLA off on CPU, where it made the sampling step far
+        slower; on where Keras enables it, e.g. GPUs).
+        """
+        if steps_per_execution is None:
+            distributed = tf.distribute.has_strategy() or self.distribute_strategy is not tf.distribute.get_strategy()
+            steps_per_execution = 1 if distributed else STEPS_PER_EXECUTION
+        super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras skips models that override `compile`; this one only changes a default.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def train_step(self, data):
         gradients, diagnostics = self.contrastive_divergence(self._batch(data))
@@ -402,6 +443,10 @@ class RBM(keras.Model):
             self.num_chains = batch_size or 32
         if validation.is_array_like(x):
             x = self._check(x, "training data")
+            if self.persistent and self.optimizer is not None and self._step_count() == 0:
+                # Start the persistent chains at training examples rather than at zeros.
+                rows = np.random.default_rng(self._shuffle_seed).integers(0, len(x), self.num_chains)
+                self.persistent_chains.assign(np.asarray(x[np.sort(rows)], "float32"))
         elif isinstance(x, tf.data.Dataset):
             x = validation.check_dataset(x, self.visible, self.n_visible)
             width = validation.feature_width(x)
