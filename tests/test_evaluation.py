@@ -175,3 +175,18 @@ def test_pseudo_log_likelihood_rejects_bad_input():
         evaluation.pseudo_log_likelihood(rbm, np.zeros((2, 5)))
     with pytest.raises(ValueError, match="Bernoulli visible"):
         evaluation.pseudo_log_likelihood(random_rbm(4, 3, visible="gaussian"), np.zeros((2, 4)))
+
+
+def test_everything_stays_finite_with_weights_of_magnitude_50():
+    rng = np.random.default_rng(0)
+    rbm = RBM(10, seed=0)
+    rbm.build((None, 12))
+    rbm.kernel.assign(rng.choice([-50.0, 50.0], (12, 10)))
+    rbm.hidden_bias.assign(rng.choice([-50.0, 50.0], 10))
+    rbm.visible_bias.assign(rng.choice([-50.0, 50.0], 12))
+    exact = evaluation.exact_log_partition(rbm)
+    result = evaluation.ais_log_partition(rbm, num_chains=50, num_betas=2000, seed=0)
+    x = (rng.random((20, 12)) > 0.5).astype("float32")
+    values = [exact, *result, evaluation.pseudo_log_likelihood(rbm, x), evaluation.log_likelihood(rbm, x, exact)]
+    assert np.isfinite(values).all(), values
+    assert result.log_z_lower <= exact + 0.1 and abs(result.log_z - exact) < 5.0
