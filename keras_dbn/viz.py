@@ -37,6 +37,8 @@ def tile_images(images, image_shape=None, columns=None, normalize=False):
     (9, 9)
     """
     images = np.asarray(images, dtype="float32")
+    if images.ndim != 2:
+        raise ValueError(f"`images` must be a 2-D array (n_images, n_features), got shape {images.shape}.")
     rows_px, cols_px = _image_shape(images.shape[1], image_shape)
     if normalize:
         low = images.min(axis=1, keepdims=True)
@@ -68,7 +70,7 @@ def plot_filters(rbm, max_filters=100, image_shape=None, path=None):
     """Shows first-layer weights, one tile per hidden unit (each scaled on its own).
 
     Args:
-        rbm: a built `keras_dbn.RBM` (for a DBN, pass ``dbn.rbms[0]``).
+        rbm: a built `keras_dbn.RBM`, or a `keras_dbn.DBN` (its bottom RBM).
         max_filters: how many hidden units to show.
         image_shape: ``(rows, cols)`` of an input image; square by default.
         path: if given, the PNG file to write.
@@ -76,6 +78,9 @@ def plot_filters(rbm, max_filters=100, image_shape=None, path=None):
     Returns:
         The matplotlib `Figure`.
     """
+    rbm = rbm.rbms[0] if hasattr(rbm, "rbms") else rbm
+    if not rbm.built:
+        raise ValueError(f"{rbm.name} has no weights yet: build or fit it before plotting its filters.")
     kernel = np.asarray(rbm.kernel)[:, :max_filters].T
     picture = tile_images(kernel, image_shape, normalize=True)
     return _show(picture, f"{kernel.shape[0]} filters of {rbm.name}", path)
@@ -83,6 +88,12 @@ def plot_filters(rbm, max_filters=100, image_shape=None, path=None):
 
 def plot_samples(images, image_shape=None, path=None, title="samples"):
     """Shows images (e.g. from `RBM.sample` or `DBN.generate`) in a grid.
+
+    Args:
+        images: array ``(n_images, n_features)`` of values in [0, 1].
+        image_shape: ``(rows, cols)`` of one image; square by default.
+        path: if given, the PNG file to write.
+        title: title of the figure.
 
     Returns:
         The matplotlib `Figure`.
@@ -92,6 +103,12 @@ def plot_samples(images, image_shape=None, path=None, title="samples"):
 
 def plot_history(history, path=None):
     """Plots each metric of a `keras.callbacks.History` (or its ``.history`` dict) by epoch.
+
+    One panel per metric; ``val_<metric>`` entries share their metric's panel.
+
+    Args:
+        history: a `History` (as returned by ``fit``) or a dict of metric lists.
+        path: if given, the PNG file to write.
 
     Returns:
         The matplotlib `Figure`.
