@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from keras_dbn import data, units as units_lib, validation
 from keras_dbn.callbacks import DivergenceGuard
-from keras_dbn.rbm import RBM
+from keras_dbn.rbm import RBM, _strategy_scope
 
 
 def default_pretrain_optimizer():
@@ -114,18 +114,21 @@ class DBN(keras.Model):
             )
 
     def build(self, input_shape):
-        shape = tuple(input_shape)
-        for rbm in self.rbms:
-            if not rbm.built:
-                rbm.build(shape)
-            shape = (None, rbm.units)
-        if self.head is not None and not self.head.built:
-            self.head.build(shape)
-        # 1 once `pretrain` has run; saved with the weights so a reloaded DBN
-        # with `pretrain_epochs` is not pretrained again over its fine-tuning.
-        self.pretrained = self.add_weight(
-            name="pretrained", shape=(), initializer="zeros", dtype="int32", trainable=False
-        )
+        # Variables belong to the strategy the model was created under, also when
+        # `fit`, `pretrain` or a first call builds the model outside `strategy.scope()`.
+        with _strategy_scope(self):
+            shape = tuple(input_shape)
+            for rbm in self.rbms:
+                if not rbm.built:
+                    rbm.build(shape)
+                shape = (None, rbm.units)
+            if self.head is not None and not self.head.built:
+                self.head.build(shape)
+            # 1 once `pretrain` has run; saved with the weights so a reloaded DBN
+            # with `pretrain_epochs` is not pretrained again over its fine-tuning.
+            self.pretrained = self.add_weight(
+                name="pretrained", shape=(), initializer="zeros", dtype="int32", trainable=False
+            )
 
     @property
     def n_visible(self):

@@ -1,5 +1,6 @@
 """The Restricted Boltzmann Machine: a Keras model that trains itself by contrastive divergence."""
 
+import contextlib
 import random
 
 import keras
@@ -13,6 +14,29 @@ from keras_dbn.callbacks import DivergenceGuard
 _NEGATIVE_PHASES = ("gibbs", "mean_field")
 #: Default ``steps_per_execution`` of `RBM.compile`: CD steps run per traced call.
 STEPS_PER_EXECUTION = 100
+
+
+def _strategy_scope(model):
+    """The scope of the tf.distribute strategy ``model`` was created under, unless it is current."""
+    strategy = model.distribute_strategy
+    return contextlib.nullcontext() if strategy is tf.distribute.get_strategy() else strategy.scope()
+
+
+class _ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A `keras.random.SeedGenerator` whose draws differ between tf.distribute replicas.
+
+    Every replica holds a copy of the same seed state, so a plain generator gives all
+    replicas the same noise, and their persistent chains stay copies of one another.
+    Outside a multi-replica step the draws are those of a plain generator.
+    """
+
+    def next(self, ordered=True):
+        seed = super().next(ordered)
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return seed
+        replica = ops.cast(context.replica_id_in_sync_group, seed.dtype)
+        return seed + ops.stack([replica * 0x61C88647, ops.zeros_like(replica)])
 
 
 @keras.saving.register_keras_serializable(package="keras_dbn")
@@ -120,7 +144,7 @@ class RBM(keras.Model):
         self.visible_bias_initializer = keras.initializers.get(visible_bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = _ReplicaSeedGenerator(seed)
         self._shuffle_seed = seed if seed is not None else random.randrange(2**31)
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_error")
         self.free_energy_gap_tracker = keras.metrics.Mean(name="free_energy_gap")
@@ -131,26 +155,34 @@ class RBM(keras.Model):
         n_visible = input_shape[-1]
         if n_visible is None:
             raise ValueError("The RBM needs a known feature count to build.")
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(n_visible, self.units),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-        )
-        self.hidden_bias = self.add_weight(
-            name="hidden_bias", shape=(self.units,), initializer=self.hidden_bias_initializer
-        )
-        self.visible_bias = self.add_weight(
-            name="visible_bias", shape=(n_visible,), initializer=self.visible_bias_initializer
-        )
-        if self.persistent:
-            self.num_chains = self.num_chains or 100
-            self.persistent_chains = self.add_weight(
-                name="persistent_chains",
-                shape=(self.num_chains, n_visible),
-                initializer="zeros",
-                trainable=False,
+        # Variables belong to the strategy the model was created under, also when
+        # `fit` or a first call builds the model outside `strategy.scope()`.
+        with _strategy_scope(self):
+            self.kernel = self.add_weight(
+                name="kernel",
+                shape=(n_visible, self.units),
+                initializer=self.kernel_initializer,
+                regularizer=self.kernel_regularizer,
             )
+            self.hidden_bias = self.add_weight(
+                name="hidden_bias", shape=(self.units,), initializer=self.hidden_bias_initializer
+            )
+            self.visible_bias = self.add_weight(
+                name="visible_bias", shape=(n_visible,), initializer=self.visible_bias_initializer
+            )
+            if self.persistent:
+                self.num_chains = self.num_chains or 100
+                # One set of chains per replica under tf.distribute: each replica
+                # advances its own copy (saving keeps the first replica's).
+                self.persistent_chains = keras.Variable(
+                    initializer="zeros",
+                    shape=(self.num_chains, n_visible),
+                    dtype=self.variable_dtype,
+                    trainable=False,
+                    synchronization="on_read",
+                    aggregation="only_first_replica",
+                    name="persistent_chains",
+                )
         self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: n_visible})
 
     @property
@@ -256,14 +288,20 @@ class RBM(keras.Model):
         """
         if hidden_pre is None:
             hidden_pre = self._hidden_pre(v, weights)
-        if sample:
-            h = self.hidden.sample(hidden_pre, self.seed_generator)
-        else:
-            h = self.hidden.mean(hidden_pre)
+        h = self._draw(self.hidden, hidden_pre) if sample else self.hidden.mean(hidden_pre)
         visible_pre = self._visible_pre(h, weights)
         visible_mean = self.visible.mean(visible_pre)
-        v_next = self.visible.sample(visible_pre, self.seed_generator) if sample else visible_mean
+        v_next = self._draw(self.visible, visible_pre) if sample else visible_mean
         return v_next, visible_mean
+
+    def _draw(self, units, pre):
+        """``units.sample(pre)`` drawn in the variable dtype, returned in the compute dtype.
+
+        Under mixed_bfloat16 a bfloat16 uniform takes only 128 values, so
+        ``u < p`` would switch on every unit with ``0 < p < 1/128`` at rate 1/128.
+        """
+        pre = ops.cast(pre, self.variable_dtype)
+        return ops.cast(units.sample(pre, self.seed_generator), self.compute_dtype)
 
     def _chain(self, v, steps):
         """Runs ``steps`` Gibbs steps from ``v``; returns the last state and its mean."""
@@ -340,7 +378,7 @@ class RBM(keras.Model):
         if self.persistent:
             chains = ops.cast(self.persistent_chains, self.compute_dtype)
             vk, _ = self._negative_chain(chains, sample, weights)
-            h_start = self.hidden.sample(hidden_pre0, self.seed_generator)
+            h_start = self._draw(self.hidden, hidden_pre0)
             reconstruction = self.visible.mean(self._visible_pre(h_start, weights))
             if update_chains:
                 self.persistent_chains.assign(ops.cast(vk, self.persistent_chains.dtype))
@@ -359,17 +397,20 @@ class RBM(keras.Model):
             ops.transpose(ops.concatenate([v0, vk], axis=0)),
             ops.concatenate([-h0 / n_data, hk / n_model], axis=0),
         )
-        hidden_stat = ops.mean(h0, axis=0) - ops.mean(hk, axis=0)
-        visible_stat = ops.mean(v0, axis=0) - ops.mean(vk, axis=0)
+        # Bias statistics: means over the batch, summed in the variable dtype.
+        h0_mean, hk_mean, v0_mean, vk_mean = (
+            ops.mean(ops.cast(t, self.variable_dtype), axis=0) for t in (h0, hk, v0, vk)
+        )
+        hidden_stat = h0_mean - hk_mean
+        visible_stat = v0_mean - vk_mean
+        kernel_grad = ops.cast(kernel_grad, self.variable_dtype)
         if self.sparsity_target is not None and self.sparsity_cost > 0:
             # d(cross-entropy(target, q_j)) / d(input_j) = q_j - target (guide, s. 11).
-            excess = self.sparsity_cost * (ops.mean(h0, axis=0) - self.sparsity_target)
+            excess = self.sparsity_cost * (h0_mean - self.sparsity_target)
             hidden_stat -= excess
-            kernel_grad += ops.outer(ops.mean(v0, axis=0), excess / replicas)
+            kernel_grad += ops.outer(v0_mean, excess / replicas)
 
-        gradients = [ops.cast(kernel_grad, self.variable_dtype)] + [
-            ops.cast(-s, self.variable_dtype) / replicas for s in (hidden_stat, visible_stat)
-        ]
+        gradients = [kernel_grad, -hidden_stat / replicas, -visible_stat / replicas]
         if self.kernel_regularizer is not None:
             with tf.GradientTape() as tape:
                 penalty = self.kernel_regularizer(self.kernel)
