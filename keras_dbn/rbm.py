@@ -144,7 +144,7 @@ class RBM(keras.Model):
         self.visible_bias_initializer = keras.initializers.get(visible_bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
-        self.seed_generator = _ReplicaSeedGenerator(seed)
+        self.seed_generator = _ReplicaSeedGenerator(seed, name="seed_generator")
         self._shuffle_seed = seed if seed is not None else random.randrange(2**31)
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_error")
         self.free_energy_gap_tracker = keras.metrics.Mean(name="free_energy_gap")
