@@ -166,3 +166,15 @@ def test_dbn_features_feed_a_scikit_learn_nmf_pipeline(dbn, digits):
     pipeline.fit(x_train, y_train)
     # Measured: 0.909 (the DBN's own test accuracy: 0.887).
     assert pipeline.score(x_test, y_test) > 0.85
+
+
+def test_rbm_exports_after_fit_without_being_called(tmp_path):
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).random((40, 6)).astype("float32")
+    rbm = RBM(3, seed=0)
+    rbm.compile("sgd")
+    rbm.fit(x, epochs=1, verbose=0)
+    rbm.export(tmp_path / "rbm")
+    served = tf.saved_model.load(str(tmp_path / "rbm"))
+    np.testing.assert_allclose(served.serve(x), rbm(x), rtol=1e-6)
