@@ -262,12 +262,8 @@ class DBN(keras.Model):
                 validation_data[1:]
             )
         if self.pretrain_epochs and (not self.built or not int(self.pretrained.numpy())):
-            split = kwargs.get("validation_split") or 0.0
-            unsupervised = x if isinstance(x, tf.data.Dataset) else x[: int(len(x) * (1.0 - split))]
-            if isinstance(unsupervised, tf.data.Dataset):
-                unsupervised = unsupervised.map(lambda *batch: batch[0])
             self.pretrain(
-                unsupervised,
+                unlabelled_training_part(x, kwargs.get("validation_split")),
                 epochs=self.pretrain_epochs,
                 batch_size=batch_size or 100,
                 verbose=kwargs.get("verbose", "auto"),
@@ -371,6 +367,14 @@ class DBN(keras.Model):
         config["visible"] = units_lib.get(config["visible"])
         config["output_activation"] = keras.activations.deserialize(config["output_activation"])
         return cls(**config)
+
+
+def unlabelled_training_part(x, validation_split=None):
+    """The inputs that pretraining may see: ``x`` without the ``validation_split`` tail,
+    or the feature part of a dataset of ``(x, y)`` batches."""
+    if isinstance(x, tf.data.Dataset):
+        return x.map(lambda *batch: batch[0])
+    return x[: int(len(x) * (1.0 - (validation_split or 0.0)))]
 
 
 def _per_layer(value, n, name):

@@ -22,10 +22,9 @@ A plain model-building function works too, since a `DBN` with
 
 import keras
 import keras_tuner
-import tensorflow as tf
 
 from keras_dbn import validation
-from keras_dbn.dbn import DBN
+from keras_dbn.dbn import DBN, unlabelled_training_part
 
 #: Default search ranges of `DBNHyperModel`; see its ``search_space`` argument.
 DEFAULT_SEARCH_SPACE = {
@@ -167,7 +166,7 @@ class DBNHyperModel(keras_tuner.HyperModel):
             The `keras.callbacks.History` of fine-tuning.
         """
         model.pretrain(
-            _unlabelled(x, kwargs.get("validation_split")),
+            unlabelled_training_part(x, kwargs.get("validation_split")),
             epochs=hp.get("pretrain_epochs"),
             batch_size=kwargs.get("batch_size") or 100,
             optimizer=keras.optimizers.SGD(hp.get("pretrain_learning_rate"), momentum=0.9),
@@ -188,9 +187,3 @@ def _check_range(key, value):
             f"search_space[{key!r}] must be a list, a (low, high) tuple or a number, got {value!r}."
         )
 
-
-def _unlabelled(x, validation_split):
-    """The inputs of the training part of ``x`` (an array or a dataset of (x, y) batches)."""
-    if isinstance(x, tf.data.Dataset):
-        return x.map(lambda *batch: batch[0])
-    return x[: int(len(x) * (1.0 - (validation_split or 0.0)))]
