@@ -6,10 +6,11 @@ rounds, so that load from other processes hits them all alike), for each batch s
 * ``sklearn``: `sklearn.neural_network.BernoulliRBM` (float32 data, same batch size);
 * ``keras_dbn f32``: `keras_dbn.RBM` ``fit`` with ``compile(SGD(0.1, momentum=0.9))``
   and the RBM's default compile settings;
+* ``keras_dbn f32 XLA``: the same with ``jit_compile=True`` (off by default on CPUs);
 * ``keras_dbn f32 spe=1``: the same with ``steps_per_execution=1`` (Keras' own
   default), to show what running many steps per call buys;
-* ``keras_dbn bf16``: ``RBM(..., dtype="mixed_bfloat16")`` (float32 variables,
-  bfloat16 products and draws);
+* ``keras_dbn bf16``: ``RBM(..., dtype="mixed_bfloat16")`` (float32 variables and
+  draws, bfloat16 products);
 * ``floor f32`` / ``floor bf16``: the five matrix products of a CD-1 step alone
   (``vW``, ``hW^T``, ``v'W`` and the stacked ``[v; v']^T [h; h']``), one step after
   another in one traced loop (``parallel_iterations=1``): a CD step cannot start
@@ -268,6 +269,7 @@ def main(argv=None):
             contenders["sklearn BernoulliRBM"] = SklearnContender(x, args.hidden, batch_size, args.epochs)
         f32 = FitContender(x, args.hidden, batch_size, args.epochs)
         contenders["keras_dbn f32"] = f32
+        contenders["keras_dbn f32 XLA"] = FitContender(x, args.hidden, batch_size, args.epochs, jit_compile=True)
         if batch_size == args.batch_sizes[0]:
             contenders["keras_dbn f32 spe=1"] = FitContender(x, args.hidden, batch_size, args.epochs, steps_per_execution=1)
         bf16 = FitContender(x, args.hidden, batch_size, args.epochs, dtype="mixed_bfloat16")

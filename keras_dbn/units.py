@@ -29,7 +29,9 @@ import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
+from tensorflow.python.ops import control_flow_util
 
 _PACKAGE = "keras_dbn"
 
@@ -78,12 +80,32 @@ class Units:
         return f"{type(self).__name__}({args})"
 
 
+def _random_algorithm():
+    """TF's stateless random algorithm for the function being traced.
+
+    Under XLA (``jit_compile=True``) on CPU, TF's default Philox draws were measured
+    at about 70 ns a number, more than the products of a CD step; XLA's native
+    ThreeFry at about 2.5 ns. Outside XLA, TF's CPU kernels implement only Philox.
+    """
+    in_xla = control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+    return "threefry" if in_xla else "auto_select"
+
+
+def _stateless_seed(seed):
+    """The next int32 seed pair of a `keras.random.SeedGenerator`."""
+    return tf.cast(tf.math.floormod(seed.next(), tf.int32.max - 1), tf.int32)
+
+
 def _uniform_like(x, seed):
-    return keras.random.uniform(ops.shape(x), dtype=x.dtype, seed=seed)
+    return tf.random.stateless_uniform(
+        ops.shape(x), _stateless_seed(seed), dtype=x.dtype, alg=_random_algorithm()
+    )
 
 
 def _normal_like(x, seed):
-    return keras.random.normal(ops.shape(x), dtype=x.dtype, seed=seed)
+    return tf.random.stateless_normal(
+        ops.shape(x), _stateless_seed(seed), dtype=x.dtype, alg=_random_algorithm()
+    )
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

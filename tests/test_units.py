@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_dbn import RBM, units
 from reference import all_states, softplus
@@ -66,11 +67,29 @@ def test_softmax_groups_are_one_hot_and_means_sum_to_one():
     np.testing.assert_allclose(np.asarray(unit.mean(pre)).reshape(50, 2, 3).sum(-1), 1.0, rtol=1e-6)
 
 
-def test_bernoulli_samples_follow_the_mean():
-    unit = units.Bernoulli()
-    pre = np.full((20000, 2), [-1.0, 2.0], "float32")
-    sample = np.asarray(unit.sample(pre, keras.random.SeedGenerator(1)))
-    np.testing.assert_allclose(sample.mean(0), 1 / (1 + np.exp([1.0, -2.0])), atol=0.01)
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["tf", "xla"])
+def test_samples_follow_the_conditional_distribution(jit_compile):
+    # Draws use TF's Philox kernels, and XLA's ThreeFry under jit_compile=True.
+    seed = keras.random.SeedGenerator(1)
+    pre = np.full((40000, 3), [-1.0, 0.5, 2.0], "float32")
+    softmax_pre = np.tile(np.log([0.2, 0.3, 0.5]).astype("float32"), (40000, 1))
+
+    @tf.function(jit_compile=jit_compile)
+    def draw():
+        return (
+            units.Bernoulli().sample(pre, seed),
+            units.Bernoulli().sample(pre, seed),
+            units.Gaussian().sample(pre, seed),
+            units.Softmax(group_size=3).sample(softmax_pre, seed),
+        )
+
+    bernoulli, again, gaussian, softmax = (np.asarray(t) for t in draw())
+    # 40000 draws: 4 standard errors of a proportion are below 0.01.
+    np.testing.assert_allclose(bernoulli.mean(0), 1 / (1 + np.exp(-pre[0])), atol=0.01)
+    assert 0.3 < np.mean(bernoulli != again) < 0.6  # the generator advanced between draws
+    np.testing.assert_allclose(gaussian.mean(0), pre[0], atol=0.02)
+    np.testing.assert_allclose(gaussian.std(0), 1.0, atol=0.02)
+    np.testing.assert_allclose(softmax.mean(0), [0.2, 0.3, 0.5], atol=0.01)
 
 
 @pytest.mark.parametrize("name", ["bernoulli", "gaussian", "relu", "softmax"])
