@@ -2,8 +2,8 @@
 
 The images are binarised stochastically once (each pixel is 1 with probability
 its grey level / 255, numpy generator seeded with ``--seed``), as in Salakhutdinov
-& Murray (2008). The last ``--validation`` training images are held out to watch
-over-fitting. A Bernoulli RBM is trained by persistent contrastive divergence
+& Murray (2008). All 60,000 training images are used, as there; ``--validation N``
+holds the last N out to watch over-fitting. A Bernoulli RBM is trained by persistent contrastive divergence
 (PCD-k, Tieleman 2008; ``--no-persistent`` gives CD-k; the chains start at training images) with SGD, momentum and a
 learning rate decaying linearly to zero. Then `ais_log_partition` estimates
 log Z twice, from a base rate fitted to the training data and from the uniform
@@ -34,15 +34,15 @@ def parse_args(argv=None):
     parser.add_argument("--data", required=True, help=".npz with x_train and x_test (MNIST, uint8)")
     parser.add_argument("--output", default="mnist_rbm_output", help="folder for pictures and results.json")
     parser.add_argument("--units", type=int, default=500)
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--cd-k", type=int, default=1, help="Gibbs steps per update")
     parser.add_argument("--no-persistent", dest="persistent", action="store_false", help="CD-k instead of PCD-k")
     parser.add_argument("--num-chains", type=int, default=100, help="persistent chains")
-    parser.add_argument("--learning-rate", type=float, default=0.05, help="initial rate, decays linearly to 0")
+    parser.add_argument("--learning-rate", type=float, default=0.02, help="initial rate, decays linearly to 0")
     parser.add_argument("--momentum", type=float, default=0.5)
     parser.add_argument("--weight-decay", type=float, default=1e-4, help="L2 weight decay on the kernel (adds decay * W to its gradient)")
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--validation", type=int, default=10000, help="training images held out")
+    parser.add_argument("--validation", type=int, default=0, help="training images held out (0: none)")
     parser.add_argument("--ais-chains", type=int, default=100)
     parser.add_argument("--ais-betas", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
@@ -90,7 +90,7 @@ def main(argv=None):
         x_train,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        validation_data=x_val,
+        validation_data=x_val if len(x_val) else None,
         verbose=2,
         shuffle=True,
     )
@@ -123,7 +123,7 @@ def main(argv=None):
         ),
         "test_log_likelihood_data_base_only": evaluation.log_likelihood(rbm, x_test, ais_data.log_z),
         "train_log_likelihood": evaluation.log_likelihood(rbm, x_train, ais.log_z),
-        "validation_log_likelihood": evaluation.log_likelihood(rbm, x_val, ais.log_z),
+        "validation_log_likelihood": evaluation.log_likelihood(rbm, x_val, ais.log_z) if len(x_val) else None,
         "test_pseudo_log_likelihood_first_1000": evaluation.pseudo_log_likelihood(rbm, x_test[:1000]),
         "log_z_data_base": list(ais_data),
         "log_z_uniform_base": list(ais_uniform),
