@@ -3,9 +3,10 @@
 The images are binarised stochastically once (each pixel is 1 with probability
 its grey level / 255, numpy generator seeded with ``--seed``), as in Salakhutdinov
 & Murray (2008). All 60,000 training images are used, as there; ``--validation N``
-holds the last N out to watch over-fitting. A Bernoulli RBM is trained by persistent contrastive divergence
-(PCD-k, Tieleman 2008; ``--no-persistent`` gives CD-k; the chains start at training images) with SGD, momentum and a
-learning rate decaying linearly to zero. Then `ais_log_partition` estimates
+holds the last N out to watch over-fitting. A Bernoulli RBM is trained by persistent
+contrastive divergence (PCD-k, Tieleman 2008; ``--no-persistent`` gives CD-k; the
+chains start at training images) with SGD, momentum and a learning rate decaying
+linearly to zero. Then `ais_log_partition` estimates
 log Z twice, from a base rate fitted to the training data and from the uniform
 base model; `log_likelihood` gives the average test log-likelihood in nats with
 the larger (safer) of the two, and the +/- 3 std bounds of that estimate.
@@ -40,7 +41,7 @@ def parse_args(argv=None):
     parser.add_argument("--num-chains", type=int, default=100, help="persistent chains")
     parser.add_argument("--learning-rate", type=float, default=0.02, help="initial rate, decays linearly to 0")
     parser.add_argument("--momentum", type=float, default=0.5)
-    parser.add_argument("--weight-decay", type=float, default=1e-4, help="L2 weight decay on the kernel (adds decay * W to its gradient)")
+    parser.add_argument("--weight-decay", type=float, default=2e-4, help="L2 weight decay on the kernel (adds decay * W to its gradient)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--validation", type=int, default=0, help="training images held out (0: none)")
     parser.add_argument("--ais-chains", type=int, default=100)

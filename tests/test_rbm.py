@@ -68,9 +68,8 @@ def test_optimizer_applies_the_cd_statistics(patterns):
     rbm.build((None, 6))
     before = [np.array(w) for w in rbm.get_weights()]
     gradients, _ = rbm.contrastive_divergence(keras.ops.convert_to_tensor(patterns[:10]))
-    initial = rbm.get_weights()
     for jit_compile in (False, True):  # the TF step and the XLA-compiled one
-        rbm.set_weights(initial)
+        rbm.set_weights(before)
         rbm.compile(keras.optimizers.SGD(0.5), jit_compile=jit_compile)
         rbm.fit(patterns[:10], epochs=1, batch_size=10, shuffle=False, verbose=0)
         for old, new, gradient in zip(before, rbm.get_weights(), gradients):
