@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from sklearn.datasets import load_digits
 
+from digit_data import scaled_digits
 from keras_dbn import DBN, RBM
 from keras_dbn.callbacks import TensorBoardImages
 from keras_dbn.viz import tile_images
@@ -15,7 +15,7 @@ from keras_dbn.viz import tile_images
 
 @pytest.fixture(scope="module")
 def digits():
-    return (load_digits().data[:512] / 16.0).astype("float32")
+    return scaled_digits(512)[0]
 
 
 def read_images(log_dir):
@@ -53,7 +53,7 @@ def test_rbm_fit_logs_filters_and_samples(digits, tmp_path):
 def test_dbn_pictures_its_bottom_rbm_and_generated_samples(digits, tmp_path):
     keras.utils.set_random_seed(0)
     dbn = DBN([16, 12], output_units=10, seed=0)
-    y = load_digits().target[:512]
+    y = scaled_digits(512)[1]
     logger = TensorBoardImages(tmp_path, model=dbn, max_filters=16, num_samples=4, gibbs_steps=3)
     dbn.pretrain(digits, epochs=1, batch_size=32, verbose=0, callbacks=[logger])
     dbn.compile("adam", "sparse_categorical_crossentropy")

@@ -3,17 +3,14 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
+from digit_data import digits_split
 from keras_dbn import DBN, RBM
 
 
 @pytest.fixture(scope="module")
 def digits():
-    data = load_digits()
-    x = (data.data / 16.0).astype("float32")
-    return train_test_split(x, data.target, test_size=0.2, random_state=0, stratify=data.target)
+    return digits_split(test_size=0.2)
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ import itertools
 import keras
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
 import reference
+from digit_data import scaled_digits
 from keras_dbn import RBM, evaluation, units
 
 
@@ -36,7 +36,7 @@ def trained_rbm(x, n_hidden, epochs, **kwargs):
 
 @pytest.fixture(scope="module")
 def digits():
-    return (load_digits().data / 16.0).astype("float32")
+    return scaled_digits()[0]
 
 
 # ------------------------------------------------------------ exact log Z

@@ -10,9 +10,9 @@ import itertools
 import keras
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
 import reference
+from digit_data import scaled_digits
 from keras_dbn import RBM, evaluation, units
 
 PROTOTYPES = np.array([[1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 0], [1, 0, 0, 0, 1, 1]], "float32")
@@ -128,7 +128,7 @@ def test_relu_hidden_free_energy_is_the_stepped_sigmoid_sum():
 
 
 def test_relu_hidden_training_reduces_reconstruction_error():
-    x = (load_digits().data[:500] / 16.0).astype("float32")
+    x = scaled_digits(500)[0]
     rbm = RBM(32, hidden="relu", seed=0)
     rbm.build((None, 64))
     before = np.mean((rbm.reconstruct(x) - x) ** 2)
