@@ -38,7 +38,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from bench_rbm import EpochTimer, interleave, matmul_floor  # noqa: E402
+from bench_rbm import EpochTimer, allocator, interleave, matmul_floor  # noqa: E402
 from keras_dbn import DBN  # noqa: E402
 
 FLOOR_GOAL = 1.3
@@ -186,7 +186,7 @@ def main(argv=None):
     rows = len(x)
     sizes = [x.shape[1]] + args.hidden_units
     print(f"Data: {args.data or 'random binary'}, {rows} x {x.shape[1]}; DBN {'-'.join(map(str, sizes))}, "
-          f"CD-1, batch {args.batch_size}")
+          f"CD-1, batch {args.batch_size}; memory allocator: {allocator()}")
     pretrain = PretrainContender(x, args.hidden_units, args.batch_size)
     contenders = {
         "pretrain, 1 epoch of every RBM (steady state)": pretrain,

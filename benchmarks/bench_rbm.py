@@ -32,7 +32,8 @@ Usage::
     python benchmarks/bench_rbm.py --rows 20000 --hidden 1000 --batch-sizes 100 500
 
 Run it alone on the machine (``flock``): compare the ratios, which hold better than
-seconds on a shared machine.
+seconds on a shared machine. The memory allocator changes every figure (scikit-learn's
+the most): compare runs made with the same one (``LD_PRELOAD``, printed at the start).
 """
 
 import argparse
@@ -87,6 +88,12 @@ def load(args):
         x = (rng.random((args.rows or 60000, args.visible)) < 0.5).astype("float32")
         test = (rng.random((2000, args.visible)) < 0.5).astype("float32")
     return (x[: args.rows] if args.rows else x), test
+
+
+def allocator():
+    """The memory allocator in use: it moves every contender's speed (see docs/performance.md)."""
+    preload = os.environ.get("LD_PRELOAD")
+    return f"LD_PRELOAD={preload}" if preload else "the C library's malloc (no LD_PRELOAD)"
 
 
 def flops_per_epoch(rows, n_visible, n_hidden):
@@ -262,6 +269,7 @@ def main(argv=None):
     rows, n_visible = x.shape
     print(f"Data: {'random binary' if not args.data else args.data}, {rows} x {n_visible}; RBM {n_visible}-{args.hidden}, CD-1")
     print(f"TF {tf.__version__}, Keras {keras.__version__}, devices: {[d.device_type for d in tf.config.list_logical_devices()]}")
+    print(f"Memory allocator: {allocator()}")
     ratios, models = {}, {}
     for batch_size in args.batch_sizes:
         contenders = {}

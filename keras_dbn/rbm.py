@@ -456,9 +456,10 @@ class RBM(keras.Model):
         Callbacks then see batch ends only every ``steps_per_execution``
         batches (pass 1 for each). Under a `tf.distribute` strategy it is 1,
         where Keras 3 fails to run several steps per call. ``jit_compile`` keeps
-        Keras' ``"auto"``: XLA on accelerators, off on CPUs, where XLA's products
-        were measured 10-25% slower than TF's own at these shapes. The draws use
-        XLA's fast generator when compiled (see `keras_dbn.units`).
+        Keras' ``"auto"``: XLA on accelerators, off on CPUs, where at batch 100
+        XLA was faster with tcmalloc as the process's allocator and slower with
+        glibc's ``malloc`` (docs/performance.md). The draws use XLA's fast
+        generator when compiled (see `keras_dbn.units`).
         """
         if steps_per_execution is None:
             distributed = tf.distribute.has_strategy() or self.distribute_strategy is not tf.distribute.get_strategy()

@@ -95,6 +95,33 @@ def test_l2_penalty_acts_on_the_kernel_only(patterns):
     assert np.linalg.norm(decayed.kernel) < 0.7 * np.linalg.norm(plain.kernel)
 
 
+def test_optimizer_weight_averaging_ends_fit_with_the_moving_average(patterns):
+    """``use_ema`` optimizers (Polyak-style averaging): fit ends at the EMA of the iterates."""
+
+    class RecordWeights(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.iterates = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.iterates.append([np.array(w, "float64") for w in self.model.trainable_weights])
+
+    momentum = 0.8
+    rbm = RBM(4, persistent=True, num_chains=20, seed=0)
+    rbm.compile(keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=momentum), steps_per_execution=1)
+    record = RecordWeights()
+    rbm.fit(patterns, epochs=2, batch_size=50, verbose=0, callbacks=[record])
+    assert len(record.iterates) == 20
+    average = record.iterates[0]  # Keras starts the average at the first iterate
+    for iterate in record.iterates[1:]:
+        average = [momentum * a + (1 - momentum) * w for a, w in zip(average, iterate)]
+    for name, final, expected, last in zip(
+        ("kernel", "hidden_bias", "visible_bias"), rbm.trainable_weights, average, record.iterates[-1]
+    ):
+        np.testing.assert_allclose(final, expected, rtol=1e-5, atol=1e-6, err_msg=name)
+        assert not np.allclose(expected, last, atol=1e-4), name  # the average is not the last iterate
+
+
 def test_softmax_visible_samples_are_one_hot_and_learn_a_skewed_categorical():
     target = [np.array([0.7, 0.2, 0.1]), np.array([0.1, 0.1, 0.8])]
     rng = np.random.default_rng(0)
