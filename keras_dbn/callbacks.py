@@ -56,6 +56,35 @@ class DivergenceGuard(keras.callbacks.Callback):
         return callbacks
 
 
+class StepProgbarLogger(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, whose count never passes the epoch's number of batches.
+
+    With ``steps_per_execution`` larger than 1, Keras reports the end of the last
+    batch an execution could run, so a 29-batch epoch run 100 steps per call shows
+    ``100/29``. This bar counts the batches that exist. `RBM.fit`, `DBN.fit` and
+    their ``evaluate`` add it themselves.
+    """
+
+    def _update_progbar(self, batch, logs=None):
+        if self.target is not None:
+            batch = min(batch, self.target - 1)
+        super()._update_progbar(batch, logs)
+
+    @classmethod
+    def added_to(cls, callbacks):
+        """Returns ``callbacks`` with this bar in place of Keras' default one.
+
+        A `keras.callbacks.CallbackList` (what `fit` hands its validation
+        ``evaluate``) is returned as it is.
+        """
+        if isinstance(callbacks, keras.callbacks.CallbackList):
+            return callbacks
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, keras.callbacks.ProgbarLogger) for c in callbacks):
+            callbacks.append(cls())
+        return callbacks
+
+
 def _not_finite(value):
     try:
         return not math.isfinite(float(value))

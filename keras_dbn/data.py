@@ -78,3 +78,24 @@ def _memmap_batches(x, batch_size, shuffle, rng):
             rows = rows[rng.permutation(len(rows))]
         for i in range(0, len(rows), batch_size):
             yield rows[i : i + batch_size]
+
+
+def load_mnist(path=None):
+    """MNIST as uint8 arrays ``(x_train, y_train, x_test, y_test)``, images ``(n, 28, 28)``.
+
+    Args:
+        path: an ``.npz`` file with ``x_train, y_train, x_test, y_test`` (the
+            layout of `keras.datasets.mnist`). ``None`` calls
+            `keras.datasets.mnist.load_data`, which downloads the file once and
+            keeps it under ``~/.keras/datasets``.
+
+    Returns:
+        The four arrays.
+    """
+    if path is None:
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        return x_train, y_train, x_test, y_test
+    with np.load(path) as data:
+        return tuple(data[key] for key in ("x_train", "y_train", "x_test", "y_test"))

@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_dbn import data, units as units_lib, validation
-from keras_dbn.callbacks import DivergenceGuard
-from keras_dbn.rbm import RBM, _strategy_scope
+from keras_dbn import units as units_lib, validation
+from keras_dbn.base import CheckedModel
+from keras_dbn.rbm import RBM
 
 
 def default_pretrain_optimizer():
@@ -20,7 +20,7 @@ def default_pretrain_optimizer():
 
 
 @keras.saving.register_keras_serializable(package="keras_dbn")
-class DBN(keras.Model):
+class DBN(CheckedModel):
     """A Deep Belief Network (Hinton, Osindero & Teh, 2006) with an optional output head.
 
     The network is a stack of `RBM` layers, bottom first, and (when
@@ -38,8 +38,11 @@ class DBN(keras.Model):
             feature stack (calling it returns the top RBM's hidden means).
         output_activation: activation of the head.
         visible: unit type of the bottom RBM's visible layer (``"bernoulli"`` for
-            data in [0, 1], ``"gaussian"`` for standardised real data). Upper RBMs
-            have Bernoulli visible units, fed with the means of the layer below.
+            data in [0, 1], ``"gaussian"`` for standardised real data).
+        hidden: hidden unit type of every RBM, or a list with one per RBM
+            (``"bernoulli"``, ``"relu"``, ``"binomial"``... see `keras_dbn.units`).
+            Each upper RBM's visible units are the hidden units of the RBM below,
+            fed with their means.
         cd_k: Gibbs steps of contrastive divergence in every RBM.
         persistent: use persistent chains (PCD) in every RBM.
         dropout: dropout rate on hidden activations during fine-tuning.
@@ -65,25 +68,14 @@ class DBN(keras.Model):
     """
 
     def __init__(
-        self,
-        hidden_units=(500, 500, 2000),
-        output_units=10,
-        output_activation="softmax",
-        visible="bernoulli",
-        cd_k=1,
-        persistent=False,
-        dropout=0.0,
-        pretrain_epochs=0,
-        seed=None,
-        **kwargs,
+        self, hidden_units=(500, 500, 2000), output_units=10, output_activation="softmax", visible="bernoulli",
+        hidden="bernoulli", cd_k=1, persistent=False, dropout=0.0, pretrain_epochs=0, seed=None, **kwargs,
     ):
         super().__init__(**kwargs)
         if isinstance(hidden_units, int) or not hidden_units:
             raise ValueError(f"`hidden_units` must be a non-empty list of sizes, got {hidden_units!r}.")
         self.hidden_units = [validation.check_positive_int(u, "hidden_units[i]") for u in hidden_units]
-        self.output_units = (
-            None if output_units is None else validation.check_positive_int(output_units, "output_units")
-        )
+        self.output_units = None if output_units is None else validation.check_positive_int(output_units, "output_units")
         self.output_activation = keras.activations.get(output_activation)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
@@ -91,32 +83,26 @@ class DBN(keras.Model):
         self.pretrain_epochs = validation.check_positive_int(pretrain_epochs, "pretrain_epochs", minimum=0)
         self.seed = seed
         self.visible = units_lib.get(visible)
+        self.hidden = [units_lib.get(h) for h in _per_layer(hidden, len(self.hidden_units), "hidden")]
         self.cd_k = validation.check_positive_int(cd_k, "cd_k")
         self.persistent = persistent
         policy = kwargs.get("dtype")
         self.rbms = [
             RBM(
-                units,
-                visible=self.visible if i == 0 else "bernoulli",
-                cd_k=cd_k,
-                persistent=persistent,
-                seed=None if seed is None else seed + i,
-                dtype=policy,
-                name=f"rbm_{i}",
+                units, visible=([self.visible] + self.hidden)[i], hidden=self.hidden[i], cd_k=cd_k, persistent=persistent,
+                seed=None if seed is None else seed + i, dtype=policy, name=f"rbm_{i}",
             )
             for i, units in enumerate(self.hidden_units)
         ]
         self.dropouts = [keras.layers.Dropout(self.dropout, dtype=policy) for _ in self.rbms]
         self.head = None
         if self.output_units is not None:
-            self.head = keras.layers.Dense(
-                self.output_units, activation=self.output_activation, dtype=policy, name="head"
-            )
+            self.head = keras.layers.Dense(self.output_units, activation=self.output_activation, dtype=policy, name="head")
 
     def build(self, input_shape):
         # Variables belong to the strategy the model was created under, also when
         # `fit`, `pretrain` or a first call builds the model outside `strategy.scope()`.
-        with _strategy_scope(self):
+        with self.strategy_scope():
             shape = tuple(input_shape)
             for rbm in self.rbms:
                 if not rbm.built:
@@ -142,17 +128,6 @@ class DBN(keras.Model):
             if self.dropout:
                 x = dropout(x, training=training)
         return x if self.head is None else self.head(x)
-
-    def __call__(self, inputs, *args, **kwargs):
-        if validation.is_array_like(inputs):
-            inputs = self._check(inputs, "input")
-        return super().__call__(inputs, *args, **kwargs)
-
-    def _check(self, x, name):
-        x = validation.check_array(x, self.visible, self.n_visible, name)
-        if not self.built:
-            self.build((None, x.shape[1]))
-        return x
 
     # ---------------------------------------------------------- pretraining
     def pretrain(self, x, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"):
@@ -197,27 +172,13 @@ class DBN(keras.Model):
             rbm.compile(optimizer=optimizers[i])
             if i > 0:
                 features = self._layer_input(x, features, i, batch_size)
-            layer_dirs = [os.path.join(b.backup_dir, rbm.name) for b in backups]
-            history = _completed_layer(rbm, layer_dirs)
+            history = _completed_layer(rbm, [os.path.join(b.backup_dir, rbm.name) for b in backups])
             if verbose:
                 done = " (finished earlier, restored from its backup)" if history else ""
                 print(f"Pretraining RBM {i + 1}/{len(self.rbms)}: {rbm.units} hidden units{done}")
             if history is None:
-                layer_backups = [
-                    keras.callbacks.BackupAndRestore(
-                        d, save_freq=b.save_freq, double_checkpoint=b.double_checkpoint, delete_checkpoint=False
-                    )
-                    for b, d in zip(backups, layer_dirs)
-                ]
-                history = rbm.fit(
-                    features,
-                    epochs=layer_epochs,
-                    batch_size=None if is_dataset else batch_size,
-                    callbacks=others + layer_backups,
-                    verbose=verbose,
-                )
-                for d in layer_dirs:
-                    _mark_completed(rbm, d, history)
+                fit_options = dict(epochs=layer_epochs, batch_size=None if is_dataset else batch_size, verbose=verbose)
+                history = _fit_resumably(rbm, features, backups, others, **fit_options)
             histories.append(history)
         if not self.built:
             self.build((None, self.rbms[0].n_visible))
@@ -239,8 +200,7 @@ class DBN(keras.Model):
         if isinstance(x, tf.data.Dataset):
             return x.map(lambda *batch: upward(batch[0]))
         if isinstance(x, np.memmap):
-            batches = data.array_batches(x, batch_size, seed=rbm._shuffle_seed, epoch_key=rbm._step_count)
-            return batches.map(upward)
+            return rbm.fit_batches(x, batch_size).map(upward)
         return lower[-1].predict(below, batch_size=max(batch_size, 1024), verbose=0)
 
     # ------------------------------------------------------------ fine-tuning
@@ -250,17 +210,7 @@ class DBN(keras.Model):
         Arrays are checked first. If ``pretrain_epochs > 0`` and the DBN was never
         pretrained, `pretrain` runs first on the training part of ``x``.
         """
-        if validation.is_array_like(x):
-            x = self._check(x, "training data")
-        elif isinstance(x, tf.data.Dataset):
-            x = validation.check_dataset(x, self.visible, self.n_visible)
-            if not self.built and validation.feature_width(x) is not None:
-                self.build((None, validation.feature_width(x)))
-        validation_data = kwargs.get("validation_data")
-        if isinstance(validation_data, tuple) and validation.is_array_like(validation_data[0]):
-            kwargs["validation_data"] = (self._check(validation_data[0], "validation data"),) + tuple(
-                validation_data[1:]
-            )
+        x = self._checked_fit_inputs(x, kwargs)
         if self.pretrain_epochs and (not self.built or not int(self.pretrained.numpy())):
             self.pretrain(
                 unlabelled_training_part(x, kwargs.get("validation_split")),
@@ -268,22 +218,11 @@ class DBN(keras.Model):
                 batch_size=batch_size or 100,
                 verbose=kwargs.get("verbose", "auto"),
             )
-        kwargs["callbacks"] = DivergenceGuard.added_to(kwargs.get("callbacks"))
-        with validation.restore_on_bad_batch(self), warnings.catch_warnings():
+        with warnings.catch_warnings():
             # Visible biases take no part in the upward pass, so they get no gradient:
             # expected, and not worth Keras's warning.
             warnings.filterwarnings("ignore", message="Gradients do not exist for variables.*visible_bias")
-            return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
-
-    def predict(self, x, *args, **kwargs):
-        if validation.is_array_like(x):
-            x = self._check(x, "input")
-        return super().predict(x, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        if validation.is_array_like(x):
-            x = self._check(x, "evaluation data")
-        return super().evaluate(x, y, *args, **kwargs)
+            return self._guarded_fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     # ----------------------------------------------------------- inference
     def extract_features(self, x, layer=-1, batch_size=1024):
@@ -325,25 +264,9 @@ class DBN(keras.Model):
             raise ValueError("Build or pretrain the DBN before generating from it.")
         top, below = self.rbms[-1], self.rbms[:-1]
         h = top.sample(num_samples, gibbs_steps=gibbs_steps, mean=not below and mean)
-        for depth, rbm in enumerate(reversed(below)):
-            bottom = depth == len(below) - 1
-            pre = rbm._visible_pre(keras.ops.convert_to_tensor(h, rbm.compute_dtype))
-            h = rbm.visible.mean(pre) if bottom and mean else rbm.visible.sample(pre, rbm.seed_generator)
-            h = keras.ops.convert_to_numpy(h)
+        for rbm in reversed(below):
+            h = keras.ops.convert_to_numpy(rbm.sample_visible(h, mean=mean and rbm is self.rbms[0]))
         return h
-
-    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
-        """Exports the network for inference (see `keras.Model.export`).
-
-        The artifact needs neither Keras nor keras_dbn to run: a TF SavedModel's
-        ``serve`` endpoint returns the same predictions as `predict`. ``format``
-        may be ``"tf_saved_model"``, ``"onnx"`` (needs the ``onnx`` extra) or
-        ``"litert"`` (TFLite).
-        """
-        if not self.built:
-            raise ValueError("Build, pretrain or fit the DBN before exporting it.")
-        input_signature = input_signature or [keras.InputSpec(shape=(None, self.n_visible), dtype="float32")]
-        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
     # --------------------------------------------------------------- config
     def get_config(self):
@@ -353,6 +276,7 @@ class DBN(keras.Model):
             output_units=self.output_units,
             output_activation=keras.activations.serialize(self.output_activation),
             visible=units_lib.serialize(self.visible),
+            hidden=[units_lib.serialize(h) for h in self.hidden],
             cd_k=self.cd_k,
             persistent=self.persistent,
             dropout=self.dropout,
@@ -364,7 +288,6 @@ class DBN(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["visible"] = units_lib.get(config["visible"])
         config["output_activation"] = keras.activations.deserialize(config["output_activation"])
         return cls(**config)
 
@@ -395,6 +318,19 @@ def _fresh_optimizer(optimizer):
 
 
 _COMPLETED = "completed.weights.h5"
+
+
+def _fit_resumably(rbm, features, backups, callbacks, **fit_options):
+    """Fits one RBM with its own ``BackupAndRestore`` under each backup folder; marks it completed there."""
+    layer_dirs = [os.path.join(b.backup_dir, rbm.name) for b in backups]
+    layer_backups = [
+        keras.callbacks.BackupAndRestore(d, save_freq=b.save_freq, double_checkpoint=b.double_checkpoint, delete_checkpoint=False)
+        for b, d in zip(backups, layer_dirs)
+    ]
+    history = rbm.fit(features, callbacks=callbacks + layer_backups, **fit_options)
+    for folder in layer_dirs:
+        _mark_completed(rbm, folder, history)
+    return history
 
 
 def _completed_layer(rbm, layer_dirs):

@@ -43,8 +43,6 @@ MAX_ENUMERATED_UNITS = 20
 _STATES_PER_BATCH = 4096
 # Elements of the (rows, n_visible, max(n_visible, units)) tensors per pseudo-likelihood batch.
 _PSEUDO_LIKELIHOOD_ELEMENTS = 1 << 22
-# Data marginals are clipped to [eps, 1 - eps] before taking logits for the AIS base model.
-_BASE_RATE_EPS = 1e-3
 
 class AISResult(collections.namedtuple("AISResult", ["log_z", "log_z_lower", "log_z_upper"])):
     """Result of `ais_log_partition`.
@@ -72,35 +70,18 @@ def _parameters(rbm, dtype):
 
 
 # ---------------------------------------------------------------- exact
-def _num_states(unit, n):
-    """Number of joint states of ``n`` binary units of type ``unit``."""
-    if isinstance(unit, units_lib.Softmax):
-        return unit.group_size ** (n // unit.group_size)
-    return 2**n
-
-
-def _states(unit, n, start, stop):
-    """States ``start..stop-1`` of ``n`` enumerable units, as a float64 array (stop-start, n)."""
-    index = np.arange(start, stop, dtype=np.int64)[:, None]
-    if isinstance(unit, units_lib.Softmax):
-        k = unit.group_size
-        digits = index // k ** np.arange(n // k, dtype=np.int64) % k
-        return np.eye(k)[digits].reshape(len(index), n)
-    return (index >> np.arange(n, dtype=np.int64) & 1).astype("float64")
-
-
 def exact_log_partition(rbm):
     """The exact log partition function ``log Z`` of a small RBM, by enumeration.
 
-    Sums ``exp(-F)`` over every state of the smaller enumerable layer (Bernoulli or
-    Softmax units), the other layer being integrated out analytically by its unit
-    type's ``log_partition``. For Gaussian visible units the binary hidden layer
-    is enumerated. Computed in float64 with a running log-sum-exp over batches of
+    Sums ``exp(-F)`` over every state of the smaller enumerable layer (Bernoulli,
+    Binomial or Softmax units), the other layer being integrated out analytically
+    by its unit type's ``log_partition``. For Gaussian visible units the hidden
+    layer is enumerated. Computed in float64 with a running log-sum-exp over batches of
     states, so 2**20 states need little memory.
 
     Args:
-        rbm: a built `keras_dbn.RBM` whose smaller binary layer has at most
-            `MAX_ENUMERATED_UNITS` (20) units.
+        rbm: a built `keras_dbn.RBM` whose smaller enumerable layer has at most
+            2**`MAX_ENUMERATED_UNITS` states.
 
     Returns:
         ``log Z`` as a Python float.
@@ -116,11 +97,11 @@ def exact_log_partition(rbm):
         (rbm.visible, rbm.n_visible, visible_bias, rbm.hidden, hidden_bias, kernel),
         (rbm.hidden, rbm.units, hidden_bias, rbm.visible, visible_bias, ops.transpose(kernel)),
     ]
-    layers = [layer for layer in layers if layer[0].binary]
+    layers = [layer for layer in layers if layer[0].enumerable]
     if not layers:
         raise ValueError(f"Neither layer of {rbm.visible} visible and {rbm.hidden} hidden units can be enumerated.")
-    unit, n, bias, other, other_bias, weights = min(layers, key=lambda layer: _num_states(layer[0], layer[1]))
-    num_states = _num_states(unit, n)
+    unit, n, bias, other, other_bias, weights = min(layers, key=lambda layer: layer[0].num_states(layer[1]))
+    num_states = unit.num_states(n)
     if num_states > 2**MAX_ENUMERATED_UNITS:
         raise ValueError(
             f"exact_log_partition enumerates the smaller binary layer, which has {n} units "
@@ -129,10 +110,10 @@ def exact_log_partition(rbm):
         )
     chunks = []
     for start in range(0, num_states, _STATES_PER_BATCH):
-        states = ops.convert_to_tensor(_states(unit, n, start, min(start + _STATES_PER_BATCH, num_states)))
-        # -F(states): minus their own energy plus the other layer summed out.
-        log_weights = -unit.energy(states, bias) + other.log_partition(ops.matmul(states, weights) + other_bias, other_bias)
-        chunks.append(ops.logsumexp(log_weights))
+        states = ops.convert_to_tensor(unit.states(n, start, min(start + _STATES_PER_BATCH, num_states)))
+        # -F(states), the other layer summed out.
+        free_energy = units_lib.free_energy(unit, other, states, ops.matmul(states, weights) + other_bias, bias, other_bias)
+        chunks.append(ops.logsumexp(-free_energy))
     return float(ops.logsumexp(ops.stack(chunks)))
 
 
@@ -157,31 +138,20 @@ def annealing_schedule(num_betas):
     >>> betas = annealing_schedule(14500)
     >>> float(betas[0]), float(betas[1000]), float(betas[5000]), float(betas[-1])
     (0.0, 0.5, 0.9, 1.0)
+    >>> annealing_schedule(3).tolist()
+    [0.0, 0.9236814401515949, 1.0]
     """
     num_betas = validation.check_positive_int(num_betas, "num_betas", minimum=3)
-    first = max(1, round(num_betas * 1000 / 14500))
-    second = max(1, round(num_betas * 4000 / 14500))
-    return np.concatenate(
-        [
-            np.linspace(0.0, 0.5, first, endpoint=False),
-            np.linspace(0.5, 0.9, second, endpoint=False),
-            np.linspace(0.9, 1.0, num_betas - first - second),
-        ]
-    )
+    # Piecewise linear in the step index, with knots at steps 1000 and 5000 of 14,500.
+    knots = np.array([0.0, 1000.0, 5000.0, 14499.0]) * (num_betas - 1) / 14499.0
+    return np.interp(np.arange(num_betas), knots, [0.0, 0.5, 0.9, 1.0])
 
 
 def _base_rate_biases(rbm, data):
-    """Visible biases of the base-rate model: the data marginals (zeros without data)."""
-    if data is None:
-        return np.zeros(rbm.n_visible, "float64")
-    data = validation.check_array(data, rbm.visible, rbm.n_visible, "data")
-    mean = np.mean(data, axis=0, dtype="float64")
-    if isinstance(rbm.visible, units_lib.Gaussian):
-        return mean
-    p = np.clip(mean, _BASE_RATE_EPS, 1.0 - _BASE_RATE_EPS)
-    if isinstance(rbm.visible, units_lib.Softmax):
-        return np.log(p)  # softmax of these logits is the group marginal (up to clipping)
-    return np.log(p) - np.log1p(-p)
+    """Visible biases of AIS's base-rate model: fitted to the data marginals (zeros without data)."""
+    if data is not None:
+        data = np.mean(validation.check_array(data, rbm.visible, rbm.n_visible, "data"), axis=0, dtype="float64")
+    return rbm.visible.base_rate_bias(rbm.n_visible, data)
 
 
 def ais_log_partition(rbm, num_chains=100, num_betas=10000, seed=None, data=None):
@@ -189,8 +159,7 @@ def ais_log_partition(rbm, num_chains=100, num_betas=10000, seed=None, data=None
 
     Follows Salakhutdinov & Murray (2008). The base model A has the RBM's unit
     types, zero weights, zero hidden biases and visible biases ``a_A`` fitted to
-    the marginals of ``data`` (logits of the clipped means for Bernoulli units,
-    log-means per group for Softmax units, the means for Gaussian units), so its
+    the marginals of ``data`` (each unit type's ``base_rate_bias``), so its
     ``Z_A`` is exact. The intermediate distributions are
     ``p_k(v, h) ∝ exp(-(1 - beta_k) E_A(v, h) - beta_k E(v, h))`` with the betas of
     `annealing_schedule`. Each chain starts with an exact draw from A; at every
@@ -204,8 +173,9 @@ def ais_log_partition(rbm, num_chains=100, num_betas=10000, seed=None, data=None
     bounds, or more chains and betas.
 
     Args:
-        rbm: a built `keras_dbn.RBM` with Bernoulli or Softmax hidden units and
-            Bernoulli, Softmax or Gaussian visible units.
+        rbm: a built `keras_dbn.RBM` with ``annealable`` hidden units (Bernoulli,
+            Binomial, Softmax) and visible units with a base-rate model (all but
+            ReLU).
         num_chains: number of independent AIS runs (importance weights).
         num_betas: number of intermediate distributions, both ends included.
         seed: integer seed of the sampler (`keras.random.SeedGenerator`).
@@ -218,28 +188,35 @@ def ais_log_partition(rbm, num_chains=100, num_betas=10000, seed=None, data=None
     _check_rbm(rbm)
     num_chains = validation.check_positive_int(num_chains, "num_chains", minimum=2)
     betas = annealing_schedule(num_betas)
-    if not isinstance(rbm.hidden, (units_lib.Bernoulli, units_lib.Softmax)):
-        raise ValueError(f"AIS needs Bernoulli or Softmax hidden units, got {rbm.hidden}.")
-    if not isinstance(rbm.visible, (units_lib.Bernoulli, units_lib.Softmax, units_lib.Gaussian)):
-        raise ValueError(f"AIS needs Bernoulli, Softmax or Gaussian visible units, got {rbm.visible}.")
-    visible, hidden = rbm.visible, rbm.hidden
+    units_lib.require(rbm.hidden, "annealable", "AIS's hidden units")
     base_bias = ops.convert_to_tensor(_base_rate_biases(rbm, data)[None, :])
     zero_hidden = ops.zeros((1, rbm.units), "float64")
-    log_z_base = float(visible.log_partition(base_bias, base_bias)[0] + hidden.log_partition(zero_hidden, zero_hidden)[0])
+    log_z_base = float(rbm.visible.log_partition(base_bias, base_bias)[0] + rbm.hidden.log_partition(zero_hidden, zero_hidden)[0])
+    log_w = _annealed_log_weights(rbm, base_bias, betas, num_chains, seed)
+    shift = log_w.max()
+    w = np.exp(log_w - shift)
+    mean, spread = w.mean(), 3.0 * w.std(ddof=1) / math.sqrt(num_chains)
+    lower = np.log(mean - spread) if mean > spread else -np.inf
+    return AISResult(
+        log_z=float(log_z_base + shift + np.log(mean)),
+        log_z_lower=float(log_z_base + shift + lower),
+        log_z_upper=float(log_z_base + shift + np.log(mean + spread)),
+    )
 
+
+def _annealed_log_weights(rbm, base_bias, betas, num_chains, seed):
+    """The AIS log-weights of ``num_chains`` chains annealed through ``betas``, a numpy array."""
+    visible, hidden = rbm.visible, rbm.hidden
     kernel, hidden_bias, visible_bias = _parameters(rbm, "float32")
-    kernel64, hidden_bias64, visible_bias64 = _parameters(rbm, "float64")
+    _, hidden_bias64, visible_bias64 = _parameters(rbm, "float64")
     base_bias32 = ops.cast(base_bias, "float32")
     betas32, betas64 = ops.convert_to_tensor(betas, "float32"), ops.convert_to_tensor(betas, "float64")
     seed_generator = keras.random.SeedGenerator(seed)
 
     def log_marginal(beta, v, hidden_pre):
         """log p*_beta(v): both visible energies and the tempered hidden layer summed out."""
-        return (
-            -(1.0 - beta) * visible.energy(v, base_bias)
-            - beta * visible.energy(v, visible_bias64)
-            + hidden.log_partition(beta * hidden_pre, beta * hidden_bias64)
-        )
+        base = -(1.0 - beta) * visible.energy(v, base_bias)
+        return base - units_lib.free_energy(visible, hidden, v, hidden_pre, visible_bias64, hidden_bias64, beta)
 
     def anneal_step(k, state):
         v, log_w = state
@@ -257,16 +234,7 @@ def ais_log_partition(rbm, num_chains=100, num_betas=10000, seed=None, data=None
         log_w = ops.zeros((num_chains,), "float64")
         return ops.fori_loop(1, len(betas), anneal_step, (v, log_w))[1]
 
-    log_w = ops.convert_to_numpy(anneal())
-    shift = log_w.max()
-    w = np.exp(log_w - shift)
-    mean, spread = w.mean(), 3.0 * w.std(ddof=1) / math.sqrt(num_chains)
-    lower = np.log(mean - spread) if mean > spread else -np.inf
-    return AISResult(
-        log_z=float(log_z_base + shift + np.log(mean)),
-        log_z_lower=float(log_z_base + shift + lower),
-        log_z_upper=float(log_z_base + shift + np.log(mean + spread)),
-    )
+    return ops.convert_to_numpy(anneal())
 
 
 # ----------------------------------------------------------- likelihoods
@@ -298,15 +266,14 @@ def pseudo_log_likelihood(rbm, x):
     are scored at once as a ``(rows, n_visible, ...)`` tensor.
 
     Args:
-        rbm: a built `keras_dbn.RBM` with Bernoulli visible units.
+        rbm: a built `keras_dbn.RBM` with ``binary`` visible units (Bernoulli).
         x: binary data (0/1), shape ``(n_samples, n_visible)``.
 
     Returns:
         The mean over rows of the summed log-conditionals, a Python float (nats).
     """
     _check_rbm(rbm)
-    if not isinstance(rbm.visible, units_lib.Bernoulli):
-        raise ValueError(f"The pseudo-likelihood needs Bernoulli visible units, got {rbm.visible}.")
+    units_lib.require(rbm.visible, "binary", "The pseudo-likelihood's visible units")
     x = validation.check_array(x, rbm.visible, rbm.n_visible, "data")
     if not np.all((x == 0) | (x == 1)):
         raise ValueError("The pseudo-likelihood needs binary data (0 or 1); binarise the data first.")
@@ -318,11 +285,11 @@ def pseudo_log_likelihood(rbm, x):
         v = ops.convert_to_tensor(np.asarray(x[start : start + rows], "float64"))
         flip = 1.0 - 2.0 * v  # +1 turns a 0 on, -1 turns a 1 off
         hidden_pre = ops.matmul(v, kernel) + hidden_bias
-        free_energy = rbm.visible.energy(v, visible_bias) - rbm.hidden.log_partition(hidden_pre, hidden_bias)
+        free_energy = units_lib.free_energy(rbm.visible, rbm.hidden, v, hidden_pre, visible_bias, hidden_bias)
         # Row r, bit i flipped: v + flip_i e_i and hidden input + flip_i W_i.
         flipped = v[:, None, :] + flip[:, :, None] * ops.eye(n, dtype="float64")
         flipped_pre = hidden_pre[:, None, :] + flip[:, :, None] * kernel
-        flipped_energy = rbm.visible.energy(flipped, visible_bias) - rbm.hidden.log_partition(flipped_pre, hidden_bias)
+        flipped_energy = units_lib.free_energy(rbm.visible, rbm.hidden, flipped, flipped_pre, visible_bias, hidden_bias)
         log_sigmoid = -ops.softplus(free_energy[:, None] - flipped_energy)
         total += float(ops.sum(log_sigmoid))
     return total / len(x)

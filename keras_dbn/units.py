@@ -6,15 +6,21 @@ An RBM's energy is ``E(v, h) = E_v(v; a) + E_h(h; b) - v.W.h``, where ``E_v`` an
 unit type follows from that term and its total input ``pre = bias + input``:
 
 * ``mean(pre)``: the conditional mean ``E[x | input]``;
-* ``sample(pre, seed)``: a draw from ``p(x | input)``;
+* ``sample(pre, seed)``: a draw from ``p(x | input)``, always drawn in float32 (the
+  one sampler of the package: under ``mixed_bfloat16`` a bfloat16 uniform takes only
+  128 values, so ``u < p`` would switch on units with ``0 < p < 1/128`` at rate 1/128);
 * ``energy(x, bias)``: the unit's own energy term, summed over units (per example);
 * ``log_partition(pre, bias)``: ``log sum_x exp(-energy(x, bias) + x.(pre - bias))``,
   summed over units, which is what integrating these units out of the joint gives;
-* ``check(x)``: raises ``ValueError`` when data lie outside the units' support.
+* ``check(x)``: raises ``ValueError`` when data lie outside the units' support;
+* what each type supports: ``enumerable`` units (finitely many states) list their
+  states for the exact log Z (``num_states``, ``states``); ``annealable`` units can be
+  the hidden layer of AIS; ``base_rate_bias`` gives AIS's base-rate model.
 
 With these the free energy of the visible layer is
 ``F(v) = visible.energy(v, a) - hidden.log_partition(b + vW, b)``, written once in
-``RBM.free_energy``. Adding a unit type means adding one class here.
+`free_energy` and used by training, ``RBM.free_energy``, AIS and the
+pseudo-likelihood. Adding a unit type means adding one class here.
 
 Example:
 
@@ -34,21 +40,48 @@ from keras import ops
 from tensorflow.python.ops import control_flow_util
 
 _PACKAGE = "keras_dbn"
+# Data means are clipped to [eps, 1 - eps] before taking logits for AIS's base-rate model.
+_BASE_RATE_EPS = 1e-3
 
 
 class Units:
-    """Base class of a unit type. Subclasses implement the five methods below."""
+    """Base class of a unit type: subclasses implement ``mean``, ``_sample``,
+    ``energy``, ``log_partition`` and ``check``, and say what they support.
+
+    Every energy term has the form ``g(x) - bias.x + c(bias)``, so the conditional
+    of units with total input ``pre`` is ``p(x | input) ∝ exp(-g(x) + x.pre)``.
+    """
 
     name = None
-    #: Whether the units take finitely many values (so they can be enumerated).
+    #: Whether each unit is a single bit in {0, 1} (the pseudo-likelihood flips them one by one).
     binary = False
+    #: Values one unit takes when it takes finitely many (e.g. 2 for Bernoulli units), else None.
+    levels = None
+    #: Whether ``c(bias) = 0`` and ``g`` is the same for all biases, so that a hidden layer
+    #: at inverse temperature ``beta`` is the same units with input ``beta * pre``:
+    #: AIS can anneal them.
+    annealable = False
+
+    @property
+    def enumerable(self):
+        """Whether the units take finitely many joint states (exact log Z enumerates them)."""
+        return self.levels is not None
 
     def mean(self, pre):
         """The conditional mean ``E[x | input]`` of each unit, from its total input ``pre``."""
         raise NotImplementedError
 
     def sample(self, pre, seed):
-        """A draw from ``p(x | input)``, with ``seed`` a `keras.random.SeedGenerator`."""
+        """A draw from ``p(x | input)`` in ``pre``'s dtype, drawn in float32 (or wider).
+
+        ``seed`` is a `keras.random.SeedGenerator`.
+        """
+        dtype = ops.dtype(pre)
+        wide = dtype if dtype in ("float32", "float64") else "float32"
+        return ops.cast(self._sample(ops.cast(pre, wide), seed), dtype)
+
+    def _sample(self, pre, seed):
+        """``sample`` in ``pre``'s own (float32 or float64) dtype."""
         raise NotImplementedError
 
     def energy(self, x, bias):
@@ -61,6 +94,27 @@ class Units:
 
     def check(self, x):
         """Raises ``ValueError`` if ``x`` (finite numpy data) is outside the support."""
+
+    def num_states(self, n):
+        """Number of joint states of ``n`` enumerable units."""
+        return self.levels**n
+
+    def states(self, n, start, stop):
+        """Joint states ``start..stop-1`` of ``n`` enumerable units, float64 ``(stop - start, n)``."""
+        index = np.arange(start, stop, dtype=np.int64)[:, None]
+        return (index // self.levels ** np.arange(n, dtype=np.int64) % self.levels).astype("float64")
+
+    def base_rate_bias(self, n, data_mean=None):
+        """Biases of ``n`` independent units with means ``data_mean`` (AIS's base-rate model).
+
+        Without ``data_mean`` the biases are zeros. Raises ``ValueError`` for unit
+        types with no such model (AIS cannot start from them).
+        """
+        bias = self._base_rate_bias(np.full(n, 0.5) if data_mean is None else np.asarray(data_mean, "float64"))
+        return np.zeros(n, "float64") if data_mean is None else bias  # the call above raises if unsupported
+
+    def _base_rate_bias(self, data_mean):
+        raise ValueError(f"AIS has no base-rate model for {self} visible units.")
 
     def get_config(self):
         return {}
@@ -78,6 +132,40 @@ class Units:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def require(units, capability, purpose):
+    """Raises ``ValueError`` unless ``units`` have ``capability`` (``"binary"``, ``"annealable"``...).
+
+    ``purpose`` names the layer and its use, e.g. ``"AIS's hidden units"``.
+    """
+    if not getattr(units, capability):
+        supported = sorted(name for name, cls in _BY_NAME.items() if getattr(cls(), capability))
+        raise ValueError(f"{purpose} must be {capability} ({', '.join(supported)}); {units} are not.")
+
+
+def free_energy(visible, hidden, v, hidden_pre, visible_bias, hidden_bias, beta=1.0):
+    """``F_beta(v) = beta E_v(v; a) - log sum_h exp(-beta E_h(h; b) + beta v.W.h)`` per row.
+
+    The one definition of the free energy: ``hidden_pre`` is ``b + vW``. At
+    ``beta = 1`` this is ``F(v) = -log sum_h exp(-E(v, h))`` for any unit types; other
+    inverse temperatures (AIS) need ``annealable`` hidden units.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_dbn import units
+    >>> b = units.get("bernoulli")
+    >>> v, pre = np.ones((1, 2)), np.zeros((1, 3))
+    >>> float(units.free_energy(b, b, v, pre, np.zeros(2), np.zeros(3))[0])  # -3 log 2
+    -2.0794415416798357
+    """
+    return beta * visible.energy(v, visible_bias) - hidden.log_partition(beta * hidden_pre, beta * hidden_bias)
+
+
+def _logit_of_mean(data_mean, scale=1.0):
+    p = np.clip(np.asarray(data_mean, "float64") / scale, _BASE_RATE_EPS, 1.0 - _BASE_RATE_EPS)
+    return np.log(p) - np.log1p(-p)
 
 
 def _random_algorithm():
@@ -118,11 +206,13 @@ class Bernoulli(Units):
 
     name = "bernoulli"
     binary = True
+    levels = 2
+    annealable = True
 
     def mean(self, pre):
         return ops.sigmoid(pre)
 
-    def sample(self, pre, seed):
+    def _sample(self, pre, seed):
         return ops.cast(_uniform_like(pre, seed) < ops.sigmoid(pre), pre.dtype)
 
     def energy(self, x, bias):
@@ -130,6 +220,9 @@ class Bernoulli(Units):
 
     def log_partition(self, pre, bias):
         return ops.sum(ops.softplus(pre), axis=-1)
+
+    def _base_rate_bias(self, data_mean):
+        return _logit_of_mean(data_mean)
 
     def check(self, x):
         lo, hi = float(np.min(x)), float(np.max(x))
@@ -155,8 +248,11 @@ class Gaussian(Units):
     def mean(self, pre):
         return pre
 
-    def sample(self, pre, seed):
+    def _sample(self, pre, seed):
         return pre + _normal_like(pre, seed)
+
+    def _base_rate_bias(self, data_mean):
+        return data_mean
 
     def energy(self, x, bias):
         return 0.5 * ops.sum(ops.square(x - bias), axis=-1)
@@ -173,9 +269,11 @@ class ReLU(Units):
     """Noisy rectified linear units (Nair & Hinton, 2010).
 
     A ReLU unit stands for ``terms`` binary copies sharing weights with biases offset
-    by ``-0.5, -1.5, ...`` (a "stepped sigmoid" unit). Sampling uses the paper's
-    approximation ``max(0, pre + N(0, sigmoid(pre)))``; the mean is ``max(0, pre)``;
-    the log-partition is the exact sum over the copies.
+    by ``-0.5, -1.5, ...`` (a "stepped sigmoid" unit). The log-partition is the exact
+    sum over the copies, ``sum_i softplus(pre - i + 1/2)``, so training follows its
+    gradient ``sum_i sigmoid(pre - i + 1/2)`` (about ``softplus(pre)``). Sampling uses
+    the paper's approximation ``max(0, pre + N(0, sigmoid(pre)))``, and ``mean`` (the
+    upward features, and the mean-field negative phase) the paper's ``max(0, pre)``.
     """
 
     name = "relu"
@@ -188,7 +286,7 @@ class ReLU(Units):
     def mean(self, pre):
         return ops.relu(pre)
 
-    def sample(self, pre, seed):
+    def _sample(self, pre, seed):
         noise = _normal_like(pre, seed) * ops.sqrt(ops.sigmoid(pre))
         return ops.relu(pre + noise)
 
@@ -219,20 +317,35 @@ class Softmax(Units):
     """
 
     name = "softmax"
-    binary = True
+    annealable = True
 
     def __init__(self, group_size=2):
         if int(group_size) < 2:
             raise ValueError(f"Softmax units need group_size >= 2, got {group_size}.")
         self.group_size = int(group_size)
+        self.levels = self.group_size  # per group; see num_states
 
     def _groups(self, x):
-        return ops.reshape(x, (-1, ops.shape(x)[-1] // self.group_size, self.group_size))
+        """``x`` of shape ``(..., n)`` as ``(..., n / group_size, group_size)``."""
+        return ops.reshape(x, tuple(ops.shape(x)[:-1]) + (-1, self.group_size))
 
     def mean(self, pre):
         return ops.reshape(ops.softmax(self._groups(pre), axis=-1), ops.shape(pre))
 
-    def sample(self, pre, seed):
+    def num_states(self, n):
+        return self.group_size ** (n // self.group_size)
+
+    def states(self, n, start, stop):
+        k = self.group_size
+        index = np.arange(start, stop, dtype=np.int64)[:, None]
+        digits = index // k ** np.arange(n // k, dtype=np.int64) % k
+        return np.eye(k)[digits].reshape(len(index), n)
+
+    def _base_rate_bias(self, data_mean):
+        # The softmax of these logits is each group's marginal (up to the clipping).
+        return np.log(np.clip(np.asarray(data_mean, "float64"), _BASE_RATE_EPS, 1.0 - _BASE_RATE_EPS))
+
+    def _sample(self, pre, seed):
         # Gumbel-max: argmax(pre - log(-log(u))) is a categorical draw.
         u = _uniform_like(pre, seed)
         tiny = ops.cast(1e-20, pre.dtype)
@@ -266,15 +379,72 @@ class Softmax(Units):
         return {"group_size": self.group_size}
 
 
-_BY_NAME = {cls.name: cls for cls in (Bernoulli, Gaussian, ReLU, Softmax)}
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Binomial(Units):
+    """Counts in {0, ..., n}: ``n`` binary copies of a unit sharing its weights and bias.
+
+    Teh & Hinton (2001) model grey levels this way: a pixel of level ``x`` out of
+    ``n`` is ``x`` copies on. Summing over which copies are on gives
+    ``p(x | input) = C(n, x) sigmoid(pre)^x sigmoid(-pre)^(n - x)``: the energy term
+    is ``-bias.x - sum log C(n, x)``, the mean ``n sigmoid(pre)`` and the
+    log-partition ``n softplus(pre)``. As visible units they take counts in
+    ``[0, n]`` (for 8-bit images, ``n=255`` and the raw pixel values).
+
+    Args:
+        n: number of trials (copies), >= 1.
+    """
+
+    name = "binomial"
+    annealable = True
+
+    def __init__(self, n=8):
+        if int(n) < 1:
+            raise ValueError(f"Binomial units need n >= 1 trials, got {n}.")
+        self.n = int(n)
+        self.levels = self.n + 1
+        self.binary = self.n == 1
+
+    def mean(self, pre):
+        return self.n * ops.sigmoid(pre)
+
+    def _sample(self, pre, seed):
+        # n Bernoulli copies, counted (keras.random.binomial fails under XLA on CPU).
+        copies = _uniform_like(ops.repeat(ops.expand_dims(pre, -1), self.n, axis=-1), seed)
+        return ops.sum(ops.cast(copies < ops.sigmoid(ops.expand_dims(pre, -1)), pre.dtype), axis=-1)
+
+    def energy(self, x, bias):
+        n = ops.cast(self.n, ops.dtype(x))
+        log_choose = tf.math.lgamma(n + 1.0) - tf.math.lgamma(x + 1.0) - tf.math.lgamma(n - x + 1.0)
+        return -ops.sum(x * bias + log_choose, axis=-1)
+
+    def log_partition(self, pre, bias):
+        return self.n * ops.sum(ops.softplus(pre), axis=-1)
+
+    def check(self, x):
+        lo, hi = float(np.min(x)), float(np.max(x))
+        if lo < 0.0 or hi > self.n:
+            raise ValueError(
+                f"Binomial units with n={self.n} take counts in [0, {self.n}], but the input "
+                f"ranges over [{lo:g}, {hi:g}]."
+            )
+
+    def _base_rate_bias(self, data_mean):
+        return _logit_of_mean(data_mean, scale=self.n)
+
+    def get_config(self):
+        return {"n": self.n}
+
+
+_BY_NAME = {cls.name: cls for cls in (Bernoulli, Binomial, Gaussian, ReLU, Softmax)}
 
 
 def get(identifier):
     """Returns a `Units` instance from a name, a config dict or an instance.
 
     Args:
-        identifier: ``"bernoulli"``, ``"gaussian"``, ``"relu"``, ``"softmax"``
-            (group size 2), a `Units` instance, or its serialized dict.
+        identifier: ``"bernoulli"``, ``"binomial"`` (8 trials), ``"gaussian"``,
+            ``"relu"``, ``"softmax"`` (group size 2), a `Units` instance, or its
+            serialized dict.
 
     Returns:
         A `Units` instance.

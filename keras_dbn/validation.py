@@ -69,6 +69,12 @@ def check_array(x, units=None, n_features=None, name="input", copy_dtype="float3
         )
     if x.dtype.kind not in "f" and not isinstance(x, np.memmap):  # memory maps convert per batch
         x = x.astype(copy_dtype)
+    _check_values(x, units, name)
+    return x
+
+
+def _check_values(x, units, name):
+    """Raises ``ValueError`` at the first NaN or infinity, or values outside the units' support."""
     for start in range(0, len(x), _CHUNK_ROWS):
         chunk = np.asarray(x[start : start + _CHUNK_ROWS])
         finite = np.isfinite(chunk)
@@ -81,7 +87,6 @@ def check_array(x, units=None, n_features=None, name="input", copy_dtype="float3
             )
         if units is not None:
             units.check(chunk)
-    return x
 
 
 def check_positive_int(value, name, minimum=1):
@@ -89,6 +94,13 @@ def check_positive_int(value, name, minimum=1):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
     return int(value)
+
+
+def check_choice(value, choices, name):
+    """Returns ``value``; raises ``ValueError`` unless it is one of ``choices`` (compared by type too)."""
+    if not any(type(value) is type(c) and value == c for c in choices):
+        raise ValueError(f"`{name}` must be one of {choices}, got {value!r}.")
+    return value
 
 
 _BAD_BATCH = "keras_dbn rejected a batch: "

@@ -71,10 +71,47 @@ def test_extract_features_every_layer(digits, trained):
     x = digits[1][:10]
     every = dbn.extract_features(x, layer=None)
     assert [f.shape for f in every] == [(10, 256), (10, 256)]
+    h = x.astype("float64")
+    for rbm, features in zip(dbn.rbms, every):  # numpy: sigmoid(b + h W), layer by layer
+        h = 1 / (1 + np.exp(-(h @ np.asarray(rbm.kernel, "float64") + np.asarray(rbm.hidden_bias, "float64"))))
+        np.testing.assert_allclose(features, h, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(dbn.extract_features(x, layer=0), every[0], rtol=1e-6)
     np.testing.assert_allclose(dbn.extract_features(x), every[-1], rtol=1e-6)
     np.testing.assert_allclose(every[1], dbn.rbms[1](every[0]), rtol=1e-5)
     assert isinstance(every[0], np.ndarray)
+
+
+def test_generate_runs_the_top_chain_then_one_pass_down():
+    """A top RBM with zero weights and biases of +-30 has one state; below it, numpy gives p(v | h)."""
+    dbn = DBN([4, 3], output_units=None, seed=0)
+    dbn.build((None, 6))
+    bottom, top = dbn.rbms
+    top.kernel.assign(np.zeros((4, 3)))
+    pattern = np.array([1.0, 0.0, 1.0, 1.0])
+    top.visible_bias.assign(30.0 * (2 * pattern - 1))
+    w = np.random.default_rng(0).normal(0, 1.0, (6, 4))
+    a = np.random.default_rng(1).normal(0, 1.0, 6)
+    bottom.kernel.assign(w)
+    bottom.visible_bias.assign(a)
+    p = 1 / (1 + np.exp(-(a + w @ pattern)))
+    np.testing.assert_allclose(dbn.generate(5, gibbs_steps=3), np.tile(p, (5, 1)), rtol=1e-5)
+    samples = dbn.generate(4000, gibbs_steps=2, mean=False)
+    assert set(np.unique(samples)) <= {0.0, 1.0}
+    np.testing.assert_allclose(samples.mean(0), p, atol=0.03)
+
+
+def test_hidden_unit_types_per_layer_feed_the_layer_above(digits):
+    from keras_dbn import units
+
+    dbn = DBN([8, 6, 4], hidden=["relu", units.Binomial(3), "bernoulli"], output_units=10, seed=0)
+    dbn.pretrain(digits[0][:200], epochs=1, batch_size=50, verbose=0)
+    assert [r.visible for r in dbn.rbms] == [units.Bernoulli(), units.ReLU(), units.Binomial(3)]
+    assert [r.hidden for r in dbn.rbms] == [units.ReLU(), units.Binomial(3), units.Bernoulli()]
+    clone = DBN.from_config(dbn.get_config())
+    assert [r.hidden for r in clone.rbms] == [r.hidden for r in dbn.rbms]
+    features = dbn.extract_features(digits[0][:20], layer=None)
+    assert features[1].max() <= 3 and features[1].min() >= 0  # binomial means count 0..3
+    assert np.isfinite(dbn.generate(3, gibbs_steps=5)).all()
 
 
 def test_generate_returns_visible_means(trained):

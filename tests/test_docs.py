@@ -58,7 +58,7 @@ def test_api_reference_comes_from_the_docstrings(site):
     for member in ["contrastive_divergence", "free_energy", "gibbs", "sample_hidden", "reconstruct"]:
         assert f'id="keras_dbn.RBM.{member}"' in rbm_page, member
     # A sentence of the docstring itself, not only the name.
-    assert "The CD-k (or PCD) update for one batch" in rbm_page
+    assert "the gradient of the free-energy gap for one batch" in rbm_page
     # Doctest examples render as highlighted Python sessions, not as Markdown quotes.
     assert '<span class="gp">&gt;&gt;&gt; </span>' in rbm_page
     assert "<blockquote>" not in rbm_page

@@ -135,7 +135,7 @@ def test_keras_files_reload_in_a_fresh_process_with_identical_outputs(dbn, digit
 def test_rbm_training_continues_after_loading(digits, tmp_path):
     """Weights, optimizer slots and PCD chains come back: one more epoch gives the same weights."""
     x_train = digits[0]
-    rbm = RBM(16, persistent=True, negative_phase="mean_field", seed=0)  # deterministic updates
+    rbm = RBM(16, persistent=True, seed=0)  # the sampler's state is saved too: the same draws follow
     rbm.compile(keras.optimizers.SGD(0.05, momentum=0.9))
     rbm.fit(x_train, epochs=1, batch_size=64, shuffle=False, verbose=0)
     rbm.save(tmp_path / "rbm.keras")

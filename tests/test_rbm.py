@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_dbn import RBM, TrainingDivergedError
+from keras_dbn import RBM, TrainingDivergedError, units
 from reference import exact_gradient, exact_log_likelihood
 
 
@@ -135,17 +135,18 @@ def test_functional_api_composition_shares_weights(patterns):
     assert not np.allclose(kernel, rbm.kernel)  # and supervised training reaches the RBM
 
 
-def test_get_config_round_trips_every_argument():
+@pytest.mark.parametrize("chains", [dict(persistent=True, num_chains=5), dict(negative_phase="mean_field")])
+def test_get_config_round_trips_every_argument(chains):
     rbm = RBM(
-        7, visible="gaussian", hidden="relu", cd_k=3, persistent=True, num_chains=5,
-        negative_phase="mean_field", sparsity_target=0.1, sparsity_cost=0.2,
+        7, visible="gaussian", hidden=units.Binomial(3), cd_k=3, sparsity_target=0.1, sparsity_cost=0.2,
         kernel_initializer=keras.initializers.GlorotUniform(seed=2),
         hidden_bias_initializer="ones", visible_bias_initializer=keras.initializers.Constant(0.5),
-        kernel_regularizer=keras.regularizers.L2(1e-3), seed=11, name="my_rbm",
+        kernel_regularizer=keras.regularizers.L2(1e-3), seed=11, name="my_rbm", **chains,
     )
     config = rbm.get_config()
     clone = RBM.from_config(config)
     assert clone.get_config() == config
+    assert clone.hidden == units.Binomial(3)
     import inspect
     arguments = set(inspect.signature(RBM.__init__).parameters) - {"self", "kwargs"}
     assert arguments <= set(config)
@@ -204,3 +205,86 @@ def test_extreme_weights_and_inputs_stay_finite(visible):
     assert np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1
     for value in (rbm.reconstruct(x), rbm.gibbs(x, steps=3), rbm.sample(3, gibbs_steps=5)):
         assert np.isfinite(np.asarray(value)).all()
+
+
+# ------------------------------------------------- the learning rule, against numpy
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _twin_weights(rbm, n_visible, seed=0):
+    rng = np.random.default_rng(seed)
+    rbm.build((None, n_visible))
+    rbm.kernel.assign(rng.normal(0, 0.7, (n_visible, rbm.units)))
+    rbm.hidden_bias.assign(rng.normal(0, 0.5, rbm.units))
+    rbm.visible_bias.assign(rng.normal(0, 0.5, n_visible))
+    return [np.asarray(w, "float64") for w in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias)]
+
+
+@pytest.mark.parametrize("cd_k", [1, 2, 3])
+def test_mean_field_steps_move_halfway_from_the_first_step(patterns, cd_k):
+    """Each of the cd_k steps: v <- v/2 + E[v | h = E[h | v]]/2 (docs/concepts.md), the first included."""
+    rbm = RBM(4, cd_k=cd_k, negative_phase="mean_field", seed=0)
+    w, b, a = _twin_weights(rbm, 6)
+    v0 = patterns[:20].astype("float64")
+    v = v0
+    for _ in range(cd_k):
+        v = 0.5 * v + 0.5 * _sigmoid(a + _sigmoid(b + v @ w) @ w.T)
+    h0, hk = _sigmoid(b + v0 @ w), _sigmoid(b + v @ w)
+    expected = [-(v0.T @ h0 - v.T @ hk) / 20, -(h0 - hk).mean(0), -(v0 - v).mean(0)]
+    gradients, _ = rbm.contrastive_divergence(keras.ops.convert_to_tensor(patterns[:20]))
+    for got, want in zip(gradients, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def _free_energy_gap(rbm, v_data, v_model):
+    return float(np.mean(rbm.free_energy(v_data)) - np.mean(rbm.free_energy(v_model)))
+
+
+@pytest.mark.parametrize(
+    "hidden", ["bernoulli", "relu", units.Binomial(3), units.Softmax(3), "gaussian"], ids=str
+)
+def test_one_deterministic_step_follows_the_gradient_of_the_reported_free_energy(patterns, hidden):
+    """The update is d/dtheta [mean F(v_data) - mean F(v_model)], F as `free_energy` reports it."""
+    rbm = RBM(3, hidden=hidden, negative_phase="mean_field", seed=0)
+    _twin_weights(rbm, 6, seed=1)
+    v_data = patterns[:12]
+    # The model samples of one mean-field step, computed with the units' own means.
+    hidden_mean = np.asarray(rbm(v_data), "float32")
+    v_model = (0.5 * v_data + 0.5 * np.asarray(rbm.sample_visible(hidden_mean, mean=True))).astype("float32")
+    gradients, _ = rbm.contrastive_divergence(keras.ops.convert_to_tensor(v_data))
+    eps = 1e-2
+    for variable, gradient in zip((rbm.kernel, rbm.hidden_bias, rbm.visible_bias), gradients):
+        value = np.asarray(variable)
+        numeric = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            shifted = []
+            for sign in (1, -1):
+                moved = value.copy()
+                moved[index] += sign * eps
+                variable.assign(moved)
+                shifted.append(_free_energy_gap(rbm, v_data, v_model))
+            numeric[index] = (shifted[0] - shifted[1]) / (2 * eps)
+        variable.assign(value)
+        np.testing.assert_allclose(gradient, numeric, rtol=2e-2, atol=2e-3)
+
+
+def test_persistent_mean_field_chains_follow_the_damped_mean_field_map(patterns):
+    """Documented behaviour: PCD with mean_field iterates v <- v/2 + E[v | E[h | v]]/2 on the chains."""
+    rbm = RBM(4, persistent=True, num_chains=5, negative_phase="mean_field", seed=0)
+    w, b, a = _twin_weights(rbm, 6)
+    start = np.random.default_rng(2).random((5, 6))
+    rbm.persistent_chains.assign(start)
+    rbm.contrastive_divergence(keras.ops.convert_to_tensor(patterns[:10]))
+    expected = 0.5 * start + 0.5 * _sigmoid(a + _sigmoid(b + start @ w) @ w.T)
+    np.testing.assert_allclose(rbm.persistent_chains, expected, rtol=1e-5)
+
+
+def test_progress_bar_never_counts_past_the_batches_of_an_epoch(patterns, capsys):
+    rbm = RBM(4, seed=0)
+    rbm.compile(keras.optimizers.SGD(0.1))  # 100 steps per execution, 12 batches per epoch
+    rbm.fit(patterns, epochs=2, batch_size=10, verbose=1)
+    rbm.evaluate(patterns, batch_size=10, verbose=1)
+    output = capsys.readouterr().out
+    assert "12/12" in output
+    assert "100/12" not in output and "99/12" not in output

@@ -55,3 +55,21 @@ def test_package_holds_no_pickle_or_lambda_in_saved_configs(saved):
         config = archive.read("config.json").decode()
     assert "lambda" not in config.lower() and "pickle" not in config.lower()
     assert '"registered_name": "keras_dbn>DBN"' in config
+
+
+def test_files_written_by_version_0_1_0_still_load(tmp_path):
+    """tests/data holds .keras files written by keras_dbn 0.1.0 (commit 2134c6d) and their outputs."""
+    import pathlib
+
+    import keras_dbn
+
+    folder = pathlib.Path(__file__).parent / "data"
+    expected = np.load(folder / "v0_1_0_outputs.npz")
+    rbm = keras_dbn.load_model(folder / "rbm_v0_1_0.keras")
+    np.testing.assert_allclose(rbm(expected["x"]), expected["rbm"], rtol=1e-6)
+    np.testing.assert_allclose(rbm.free_energy(expected["x"]), expected["rbm_free_energy"], rtol=1e-6)
+    np.testing.assert_array_equal(rbm.persistent_chains.numpy(), expected["chains"])
+    assert int(rbm.optimizer.iterations.numpy()) == 8
+    dbn = keras_dbn.load_model(folder / "dbn_v0_1_0.keras")
+    np.testing.assert_allclose(dbn.predict(expected["x"], verbose=0), expected["dbn"], rtol=1e-6)
+    assert dbn.hidden == [keras_dbn.units.Bernoulli()] * 2

@@ -92,12 +92,16 @@ def test_samples_follow_the_conditional_distribution(jit_compile):
     np.testing.assert_allclose(softmax.mean(0), [0.2, 0.3, 0.5], atol=0.01)
 
 
-@pytest.mark.parametrize("name", ["bernoulli", "gaussian", "relu", "softmax"])
-def test_get_and_serialize_round_trip(name):
-    unit = units.get(name)
-    assert units.get(units.serialize(unit)) == unit
-    custom = units.Softmax(group_size=4)
-    assert units.get(units.serialize(custom)) == custom
+@pytest.mark.parametrize(
+    "unit",
+    ["bernoulli", "binomial", "gaussian", "relu", "softmax", units.Softmax(group_size=4), units.ReLU(terms=7), units.Binomial(n=255)],
+    ids=str,
+)
+def test_get_and_serialize_round_trip(unit):
+    unit = units.get(unit)
+    restored = units.get(units.serialize(unit))
+    assert restored == unit and restored.get_config() == unit.get_config()
+    assert restored != units.get(units.Softmax(group_size=3)) or unit == units.Softmax(group_size=3)
 
 
 def test_unknown_unit_type_is_named():
@@ -113,3 +117,64 @@ def test_checks_name_the_problem():
     with pytest.raises(ValueError, match="divisible"):
         units.Softmax(2).check(np.array([[1.0, 0.0, 1.0]]))
     units.Gaussian().check(np.array([[-1e6, 1e6]]))  # any finite value is in the support
+
+
+def test_relu_samples_have_the_noise_variance_of_nair_and_hinton():
+    """max(0, x + N(0, sigmoid(x))): far above zero the variance is sigmoid(x), not 1."""
+    pre = np.tile(np.array([[3.0, 6.0]], "float32"), (40000, 1))
+    samples = np.asarray(units.ReLU().sample(pre, keras.random.SeedGenerator(0)), "float64")
+    np.testing.assert_allclose(samples.mean(0), [3.0, 6.0], atol=0.02)
+    np.testing.assert_allclose(samples.var(0), 1 / (1 + np.exp(-pre[0])), atol=0.02)
+
+
+@pytest.mark.parametrize("unit", [units.Bernoulli(), units.Binomial(4), units.ReLU(terms=30), units.Softmax(3)], ids=str)
+def test_draws_are_made_in_float32_under_bfloat16(unit):
+    """A bfloat16 uniform takes 128 values: units with p = 1e-3 would fire at 1/128 without the guard."""
+    pre = np.full((20000, 6), np.log(1e-3 / (1 - 1e-3)), "float32")
+    draws = np.asarray(unit.sample(keras.ops.cast(pre, "bfloat16"), keras.random.SeedGenerator(0)), "float32")
+    assert draws.dtype == np.float32
+    mean_rate = draws.mean() / (unit.n if isinstance(unit, units.Binomial) else 1)
+    if isinstance(unit, units.Softmax):
+        return np.testing.assert_allclose(draws.reshape(-1, 2, 3).sum(-1), 1.0)
+    assert mean_rate < 3e-3, mean_rate
+
+
+def test_binomial_units_are_counts_of_shared_weight_copies():
+    unit = units.Binomial(5)
+    pre = np.array([[-1.0, 0.0, 2.0]], "float32")
+    p = 1 / (1 + np.exp(-pre.astype("float64")))
+    np.testing.assert_allclose(unit.mean(pre), 5 * p, rtol=1e-6)
+    draws = np.asarray(unit.sample(np.tile(pre, (40000, 1)), keras.random.SeedGenerator(0)), "float64")
+    assert set(np.unique(draws)) <= set(range(6))
+    np.testing.assert_allclose(draws.mean(0), 5 * p[0], atol=0.03)
+    np.testing.assert_allclose(draws.var(0), 5 * p[0] * (1 - p[0]), atol=0.05)
+    # log sum_x C(5, x) exp(x pre): the log-partition is the sum over every count.
+    from math import comb
+
+    counts = np.arange(6.0)
+    bias = np.array([0.3, -0.2, 0.1])
+    minus_energy = np.array([[c * bias[j] + np.log(comb(5, int(c))) for c in counts] for j in range(3)])
+    expected = np.logaddexp.reduce(minus_energy + counts * (pre[0] - bias)[:, None], axis=1).sum()
+    np.testing.assert_allclose(unit.log_partition(pre, bias.astype("float32")), [expected], rtol=1e-5)
+    energy = unit.energy(np.array([[2.0, 0.0, 5.0]], "float32"), bias.astype("float32"))
+    np.testing.assert_allclose(energy, [-(2 * 0.3 + 5 * 0.1 + np.log(comb(5, 2)))], rtol=1e-5)
+    with pytest.raises(ValueError, match=r"counts in \[0, 5\]"):
+        unit.check(np.array([[6.0]]))
+
+
+def test_binomial_rbm_log_z_by_enumeration_matches_the_joint_sum():
+    """Exact log Z over 4**3 visible count states and 2**2 hidden states, from the definition."""
+    import itertools
+    from math import comb
+
+    from keras_dbn import evaluation
+
+    rbm, _ = _random_rbm(units.Binomial(3), n_visible=3, n_hidden=2)
+    w, b, a = (np.asarray(t, "float64") for t in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
+    total = []
+    for v in itertools.product(range(4), repeat=3):
+        v = np.array(v, "float64")
+        log_multiplicity = sum(np.log(comb(3, int(c))) for c in v)
+        for h in itertools.product((0.0, 1.0), repeat=2):
+            total.append(a @ v + b @ np.array(h) + v @ w @ np.array(h) + log_multiplicity)
+    np.testing.assert_allclose(evaluation.exact_log_partition(rbm), np.logaddexp.reduce(total), rtol=1e-6)

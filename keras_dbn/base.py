@@ -1,0 +1,220 @@
+"""The Keras plumbing that `RBM` and `DBN` share: input checks, fit data, strategy, export.
+
+`UnsupervisedModel` adds what a model that trains itself without labels needs
+(the `RBM`): its rule run in ``train_step``, arrays streamed to ``fit``, the
+sampler's state saved with the weights.
+
+`CheckedModel` is a `keras.Model` whose array inputs are validated
+(`keras_dbn.validation.check_array`) before any weight changes, that builds itself
+from the first data it sees, that adds `DivergenceGuard` and a progress bar that
+never counts past its total to every `fit`, and that exports ``v -> outputs`` with
+a known input signature. Subclasses set ``visible`` (the unit type of the input)
+and the property ``n_visible``.
+"""
+
+import contextlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_dbn import data, validation
+from keras_dbn.callbacks import DivergenceGuard, StepProgbarLogger
+
+
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A `keras.random.SeedGenerator` whose draws differ between tf.distribute replicas.
+
+    Every replica holds a copy of the same seed state, so a plain generator gives all
+    replicas the same noise, and their persistent chains stay copies of one another.
+    Outside a multi-replica step the draws are those of a plain generator.
+    """
+
+    def next(self, ordered=True):
+        seed = super().next(ordered)
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return seed
+        replica = ops.cast(context.replica_id_in_sync_group, seed.dtype)
+        return seed + ops.stack([replica * 0x61C88647, ops.zeros_like(replica)])
+
+
+class CheckedModel(keras.Model):
+    """A `keras.Model` that checks its array inputs; the base of `RBM` and `DBN`."""
+
+    visible = None
+
+    @property
+    def n_visible(self):
+        raise NotImplementedError
+
+    def strategy_scope(self):
+        """The scope of the tf.distribute strategy the model was created under, unless it is current."""
+        strategy = self.distribute_strategy
+        return contextlib.nullcontext() if strategy is tf.distribute.get_strategy() else strategy.scope()
+
+    def _check(self, x, name):
+        """Validates array data against the input units and builds the model on first sight."""
+        x = validation.check_array(x, self.visible, self.n_visible, name)
+        if not self.built:
+            self.build((None, x.shape[1]))
+        return x
+
+    def __call__(self, inputs, *args, **kwargs):
+        if validation.is_array_like(inputs):
+            inputs = self._check(inputs, "input")
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _checked_fit_inputs(self, x, kwargs):
+        """Checks ``x`` and ``validation_data`` (arrays now, datasets per batch) and adds the callbacks."""
+        if validation.is_array_like(x):
+            x = self._check(x, "training data")
+        elif isinstance(x, tf.data.Dataset):
+            x = validation.check_dataset(x, self.visible, self.n_visible)
+            width = validation.feature_width(x)
+            if not self.built and width is not None:
+                self.build((None, width))
+        validation_data = kwargs.get("validation_data")
+        if isinstance(validation_data, tuple) and validation_data and validation.is_array_like(validation_data[0]):
+            checked = self._check(validation_data[0], "validation data")  # (x, y) or (x, y, sample_weight)
+            kwargs["validation_data"] = (checked,) + tuple(validation_data[1:])
+        elif validation.is_array_like(validation_data):
+            kwargs["validation_data"] = self._check(validation_data, "validation data")
+        kwargs["callbacks"] = StepProgbarLogger.added_to(DivergenceGuard.added_to(kwargs.get("callbacks")))
+        return x
+
+    def _guarded_fit(self, *args, **kwargs):
+        """`keras.Model.fit`, with a batch rejected while streaming turned into a ``ValueError``."""
+        with validation.restore_on_bad_batch(self):
+            return super().fit(*args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        if validation.is_array_like(x):
+            x = self._check(x, "input")
+        return super().predict(x, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        if validation.is_array_like(x):
+            x = self._check(x, "evaluation data")
+        kwargs["callbacks"] = StepProgbarLogger.added_to(kwargs.get("callbacks"))
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Exports the model for inference (see `keras.Model.export`).
+
+        The artifact needs neither Keras nor keras_dbn to run: a TF SavedModel's
+        ``serve`` endpoint returns the same outputs as calling the model.
+        ``format`` may be ``"tf_saved_model"``, ``"onnx"`` (needs the ``onnx``
+        extra) or ``"litert"`` (TFLite). No prior call is needed.
+        """
+        if not self.built:
+            raise ValueError(f"Build or fit the {type(self).__name__} before exporting it.")
+        input_signature = input_signature or [keras.InputSpec(shape=(None, self.n_visible), dtype="float32")]
+        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+
+
+#: Default ``steps_per_execution`` of `UnsupervisedModel.compile`: training steps per traced call.
+STEPS_PER_EXECUTION = 100
+
+
+class UnsupervisedModel(CheckedModel):
+    """A `CheckedModel` that trains itself without labels: the base of `RBM`.
+
+    Subclasses implement ``contrastive_divergence(batch, update_chains)``, which
+    returns ``(gradients of trainable_variables, diagnostics)``, list one metric
+    per diagnostic in ``metrics``, and hold their sampler in ``seed_generator``
+    and their shuffle seed in ``shuffle_seed``. This class runs the rule in
+    ``train_step`` and ``test_step``, streams arrays to ``fit`` and saves the
+    sampler's state with the weights.
+    """
+
+    def _start_fit(self, x):
+        """Called by `fit` with checked training arrays, before training starts."""
+
+    def _batch(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return ops.cast(x, self.compute_dtype)
+
+    def _record(self, diagnostics):
+        for metric in self.metrics:
+            metric.update_state(diagnostics[metric.name])
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        gradients, diagnostics = self.contrastive_divergence(self._batch(data))
+        self.optimizer.apply(gradients, self.trainable_variables)
+        return self._record(diagnostics)
+
+    def test_step(self, data):
+        _, diagnostics = self.contrastive_divergence(self._batch(data), update_chains=False)
+        return self._record(diagnostics)
+
+    def compile(self, optimizer="rmsprop", steps_per_execution=None, **kwargs):
+        """Configures training; see `keras.Model.compile` (no loss or metrics needed).
+
+        Same arguments as Keras, but ``steps_per_execution=None`` runs
+        `STEPS_PER_EXECUTION` steps per traced call: a CD step is a few small
+        matrix products, and one call per batch would cost about as much again.
+        Callbacks then see batch ends only every ``steps_per_execution``
+        batches (pass 1 for each). Under a `tf.distribute` strategy it is 1,
+        where Keras 3 fails to run several steps per call. ``jit_compile`` keeps
+        Keras' ``"auto"``: XLA on accelerators, off on CPUs (docs/performance.md).
+        """
+        if steps_per_execution is None:
+            distributed = tf.distribute.has_strategy() or self.distribute_strategy is not tf.distribute.get_strategy()
+            steps_per_execution = 1 if distributed else STEPS_PER_EXECUTION
+        super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras skips models that override `compile`; this one only changes a default.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def fit_batches(self, x, batch_size, shuffle=True):
+        """The batches `fit` streams from an array: shuffled per epoch by ``(seed, optimizer step)``.
+
+        See `keras_dbn.data.array_batches`; needs a compiled model.
+        """
+        step_count = lambda: int(ops.convert_to_numpy(self.optimizer.iterations))  # noqa: E731
+        return data.array_batches(x, batch_size, shuffle=shuffle, seed=self.shuffle_seed, epoch_key=step_count)
+
+    def fit(self, x=None, y=None, batch_size=None, shuffle=True, validation_split=0.0, **kwargs):
+        """Trains on ``x`` (labels are not used). See `keras.Model.fit`.
+
+        Arrays are checked first (shape, dtype, NaN/inf, range of the visible
+        units), then streamed batch by batch (`fit_batches`), so a memory-mapped
+        array larger than memory trains, and each epoch's shuffle depends only
+        on the seed and the optimizer's step count: a run resumed by
+        `keras.callbacks.BackupAndRestore` continues exactly as an
+        uninterrupted one. A run whose metrics or weights become non-finite
+        stops with `keras_dbn.callbacks.TrainingDivergedError` and the weights
+        of the last finite epoch.
+        """
+        x = self._checked_fit_inputs(x, kwargs)
+        if isinstance(x, np.ndarray):
+            self._start_fit(x)
+            if validation_split:
+                cut = int(len(x) * (1.0 - validation_split))
+                x, kwargs["validation_data"] = x[:cut], x[cut:]
+            x, batch_size = self.fit_batches(x, batch_size or 32, shuffle=bool(shuffle)), None
+        # Datasets shuffle themselves (ours does, per epoch).
+        return self._guarded_fit(x, None, batch_size=batch_size, shuffle=False, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        """Reports the diagnostics on ``x`` (labels are not used); chains do not advance."""
+        return super().evaluate(x, None, **kwargs)
+
+    _SEED_STATE = "seed_generator_state"
+
+    def save_own_variables(self, store):
+        """Saves the weights and the sampler's state, so sampling resumes where it stopped."""
+        super().save_own_variables(store)
+        store[self._SEED_STATE] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if self._SEED_STATE in keys:
+            self.seed_generator.state.assign(store[self._SEED_STATE])
+        super().load_own_variables({k: store[k] for k in keys if k != self._SEED_STATE})
