@@ -103,7 +103,6 @@ class RBM(UnsupervisedModel):
         self.free_energy_gap_tracker = keras.metrics.Mean(name="free_energy_gap")
         self.input_spec = keras.InputSpec(min_ndim=2)
 
-    # ------------------------------------------------------------------ state
     def build(self, input_shape):
         n_visible = input_shape[-1]
         if n_visible is None:
@@ -136,7 +135,6 @@ class RBM(UnsupervisedModel):
     def metrics(self):
         return [self.reconstruction_tracker, self.free_energy_gap_tracker]
 
-    # ------------------------------------------------------------ conditionals
     def _weights(self):
         """``(kernel, hidden_bias, visible_bias)`` cast to the compute dtype."""
         return tuple(ops.cast(w, self.compute_dtype) for w in (self.kernel, self.hidden_bias, self.visible_bias))
@@ -157,7 +155,6 @@ class RBM(UnsupervisedModel):
     def _as_tensor(self, x, name):
         return ops.convert_to_tensor(self._check(x, name), dtype=self.compute_dtype)
 
-    # ---------------------------------------------------------- energy & sampling
     def _free_energy(self, v, hidden_pre):
         """`keras_dbn.units.free_energy` from ``hidden_pre`` = b + vW, in the variable dtype."""
         dtype = self.variable_dtype
@@ -272,7 +269,6 @@ class RBM(UnsupervisedModel):
         states, means = self._sample_fn(initial, steps)
         return ops.convert_to_numpy(means if mean else states)
 
-    # -------------------------------------------------------------- training
     def contrastive_divergence(self, v_data, update_chains=True):
         """The RBM's learning rule: the gradient of the free-energy gap for one batch.
 
@@ -331,11 +327,10 @@ class RBM(UnsupervisedModel):
         return penalty
 
     def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        """Trains the RBM on ``x`` without labels; see `keras_dbn.base.UnsupervisedModel.fit`."""
         if self.persistent and not self.built and self.num_chains is None:
-            self.num_chains = batch_size or 32
+            self.num_chains = batch_size or 32  # one chain per example of a batch
         return super().fit(x, y, batch_size=batch_size, **kwargs)
-
-    fit.__doc__ = UnsupervisedModel.fit.__doc__
 
     def _start_fit(self, x):
         """Starts the persistent chains of a PCD RBM that has not trained yet at rows of ``x``."""
@@ -343,7 +338,6 @@ class RBM(UnsupervisedModel):
             rows = np.random.default_rng(self.shuffle_seed).integers(0, len(x), self.num_chains)
             self.persistent_chains.assign(np.asarray(x[np.sort(rows)], "float32"))
 
-    # --------------------------------------------------------------- config
     def get_config(self):
         config = super().get_config()
         options = ("units", "cd_k", "persistent", "num_chains", "negative_phase", "sparsity_target", "sparsity_cost", "seed")

@@ -19,6 +19,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # API page -> modules whose public functions and classes it must show.
 API_PAGES = {
     "units": ["keras_dbn.units"],
+    "base": ["keras_dbn.base"],
     "evaluation": ["keras_dbn.evaluation"],
     "callbacks": ["keras_dbn.callbacks"],
     "tuning": ["keras_dbn.tuning"],
