@@ -293,7 +293,9 @@ class RBM(UnsupervisedModel):
             data_pre = self._hidden_pre(v_data, weights)
             v_model, reconstruction = self._negative_phase(v_data, ops.stop_gradient(data_pre), weights, update_chains)
             v_model = ops.stop_gradient(v_model)
-            model_pre = self._hidden_pre(v_model, weights)
+            # Weights cast anew: under mixed precision each term's gradient reaches the
+            # float32 variables on its own, and the two are subtracted in float32.
+            model_pre = self._hidden_pre(v_model)
             gap = ops.mean(self._free_energy(v_data, data_pre)) - ops.mean(self._free_energy(v_model, model_pre))
             loss = gap + self._penalty(data_pre)
         # The optimizer sums gradients over tf.distribute replicas: each hands in its share.
