@@ -172,13 +172,14 @@ class DBN(CheckedModel):
             rbm.compile(optimizer=optimizers[i])
             if i > 0:
                 features = self._layer_input(x, features, i, batch_size)
-            history = _completed_layer(rbm, [os.path.join(b.backup_dir, rbm.name) for b in backups])
+            layer_dirs = [os.path.join(b.backup_dir, rbm.name) for b in backups]
+            history = _completed_layer(rbm, layer_dirs)
             if verbose:
                 done = " (finished earlier, restored from its backup)" if history else ""
                 print(f"Pretraining RBM {i + 1}/{len(self.rbms)}: {rbm.units} hidden units{done}")
             if history is None:
                 fit_options = dict(epochs=layer_epochs, batch_size=None if is_dataset else batch_size, verbose=verbose)
-                history = _fit_resumably(rbm, features, backups, others, **fit_options)
+                history = _fit_resumably(rbm, features, zip(backups, layer_dirs), others, **fit_options)
             histories.append(history)
         if not self.built:
             self.build((None, self.rbms[0].n_visible))
@@ -320,15 +321,15 @@ def _fresh_optimizer(optimizer):
 _COMPLETED = "completed.weights.h5"
 
 
-def _fit_resumably(rbm, features, backups, callbacks, **fit_options):
-    """Fits one RBM with its own ``BackupAndRestore`` under each backup folder; marks it completed there."""
-    layer_dirs = [os.path.join(b.backup_dir, rbm.name) for b in backups]
+def _fit_resumably(rbm, features, backups_and_dirs, callbacks, **fit_options):
+    """Fits one RBM with a ``BackupAndRestore`` of its own in each ``(backup, layer folder)``; marks it completed there."""
+    backups_and_dirs = list(backups_and_dirs)
     layer_backups = [
         keras.callbacks.BackupAndRestore(d, save_freq=b.save_freq, double_checkpoint=b.double_checkpoint, delete_checkpoint=False)
-        for b, d in zip(backups, layer_dirs)
+        for b, d in backups_and_dirs
     ]
     history = rbm.fit(features, callbacks=callbacks + layer_backups, **fit_options)
-    for folder in layer_dirs:
+    for _, folder in backups_and_dirs:
         _mark_completed(rbm, folder, history)
     return history
 

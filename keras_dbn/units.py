@@ -110,8 +110,10 @@ class Units:
         Without ``data_mean`` the biases are zeros. Raises ``ValueError`` for unit
         types with no such model (AIS cannot start from them).
         """
-        bias = self._base_rate_bias(np.full(n, 0.5) if data_mean is None else np.asarray(data_mean, "float64"))
-        return np.zeros(n, "float64") if data_mean is None else bias  # the call above raises if unsupported
+        if data_mean is None:
+            self._base_rate_bias(np.full(n, 0.5))  # raises for the types AIS cannot start from
+            return np.zeros(n, "float64")
+        return self._base_rate_bias(np.asarray(data_mean, "float64"))
 
     def _base_rate_bias(self, data_mean):
         raise ValueError(f"AIS has no base-rate model for {self} visible units.")
