@@ -293,13 +293,11 @@ class RBM(UnsupervisedModel):
             data_pre = self._hidden_pre(v_data, weights)
             v_model, reconstruction = self._negative_phase(v_data, ops.stop_gradient(data_pre), weights, update_chains)
             v_model = ops.stop_gradient(v_model)
-            # Weights cast anew: under mixed precision each term's gradient reaches the
-            # float32 variables on its own, and the two are subtracted in float32.
+            # Weights cast anew, so under bfloat16 the two terms' gradients meet in float32.
             model_pre = self._hidden_pre(v_model)
             gap = ops.mean(self._free_energy(v_data, data_pre)) - ops.mean(self._free_energy(v_model, model_pre))
             loss = gap + self._penalty(data_pre)
-        # The optimizer sums gradients over tf.distribute replicas: each hands in its share.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync  # the optimizer sums replicas' gradients
         gradients = [g / replicas for g in tape.gradient(loss, variables)]
         error = ops.mean(ops.square(ops.cast(v_data, "float32") - ops.cast(reconstruction, "float32")))
         return gradients, {"reconstruction_error": error, "free_energy_gap": gap}
