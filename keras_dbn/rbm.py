@@ -260,10 +260,11 @@ class RBM(UnsupervisedModel):
         if not self.built:
             raise ValueError("Build or fit the RBM before sampling from it.")
         steps = validation.check_positive_int(gibbs_steps, "gibbs_steps")
-        if initial is None:
-            initial = self.sample_visible(np.zeros((validation.check_positive_int(num_samples, "num_samples"), self.units)))
-        else:
+        if initial is not None:
             initial = self._as_tensor(initial, "initial states")
+        else:  # p(v | h = 0); h = 0 need not be a valid hidden state (softmax groups), so no check
+            zeros = ops.zeros((validation.check_positive_int(num_samples, "num_samples"), self.units), self.compute_dtype)
+            initial = self.visible.sample(self._visible_pre(zeros), self.seed_generator)
         if not hasattr(self, "_sample_fn"):
             self._sample_fn = tf.function(lambda v, k: self._chain(v, k)[::2], reduce_retracing=True)
         states, means = self._sample_fn(initial, steps)
@@ -308,8 +309,7 @@ class RBM(UnsupervisedModel):
         if not self.persistent:
             v_model, reconstruction, _ = self._chain(v_data, self.cd_k, sample, weights, data_pre)
             return v_model, reconstruction
-        chains = ops.cast(self.persistent_chains, self.compute_dtype)
-        v_model = self._chain(chains, self.cd_k, sample, weights)[0]
+        v_model = self._chain(ops.cast(self.persistent_chains, self.compute_dtype), self.cd_k, sample, weights)[0]
         if update_chains:
             self.persistent_chains.assign(ops.cast(v_model, self.persistent_chains.dtype))
         h = self.hidden.sample(data_pre, self.seed_generator)

@@ -288,3 +288,12 @@ def test_progress_bar_never_counts_past_the_batches_of_an_epoch(patterns, capsys
     output = capsys.readouterr().out
     assert "12/12" in output
     assert "100/12" not in output and "99/12" not in output
+
+
+@pytest.mark.parametrize("hidden", [units.Softmax(2), units.Binomial(3), "relu"], ids=str)
+def test_sample_starts_from_h_zero_for_every_hidden_unit_type(hidden):
+    """h = 0 is outside a softmax group's support, but the chains only start from p(v | h = 0)."""
+    rbm = RBM(4, hidden=hidden, seed=0)
+    rbm.build((None, 6))
+    samples = rbm.sample(5, gibbs_steps=3, mean=False)
+    assert samples.shape == (5, 6) and set(np.unique(samples)) <= {0.0, 1.0}
