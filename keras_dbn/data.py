@@ -14,13 +14,19 @@ def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
     alone, read when the epoch starts: with ``epoch_key`` returning the
     optimizer's step count, a run resumed from a checkpoint (e.g.
     `keras.callbacks.BackupAndRestore`) sees the same batches as an
-    uninterrupted one.
+    uninterrupted one. The permutations are drawn in the graph from that
+    stateless seed.
 
     An in-memory array is shuffled row by row. A `numpy.memmap` streams from
     disk in contiguous blocks of about 16k rows, read in a shuffled block order
-    and shuffled within each block, so only one block is in memory at a time
-    and the disk is read sequentially (random row access would make the OS
-    read each page many times over).
+    and shuffled within each block, so only a couple of blocks are in memory at
+    a time and the disk is read sequentially (random row access would make the
+    OS read each page many times over).
+
+    The pipeline uses no ``Dataset.from_generator``: running one makes
+    TensorFlow set glibc's ``M_TRIM_THRESHOLD``, which freezes malloc's mmap
+    threshold for the whole process, and every batch-sized buffer is then
+    mapped and unmapped at each step (docs/performance.md).
 
     Args:
         x: array ``(n_samples, n_features)`` (numpy array or memory map).
@@ -42,42 +48,51 @@ def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
     [2, 2, 1]
     """
     n, width = x.shape
-    steps = -(-n // batch_size)
+    key = (lambda: np.int64(0)) if epoch_key is None else (lambda: np.int64(epoch_key()))
+    # One element per epoch, computed when the epoch's iterator starts.
+    epoch_seed = tf.data.Dataset.range(1).map(lambda _: tf.stack([tf.constant(seed, tf.int64), _read_key(key)]))
 
-    def epoch_rng():
-        return np.random.default_rng([seed, 0 if epoch_key is None else int(epoch_key())])
+    def order(size, seed_pair):
+        return tf.random.experimental.stateless_shuffle(tf.range(size), seed_pair) if shuffle else tf.range(size)
 
     if isinstance(x, np.memmap):
-        dataset = tf.data.Dataset.from_generator(
-            lambda: _memmap_batches(x, batch_size, shuffle, epoch_rng()),
-            output_signature=tf.TensorSpec((None, width), tf.float32),
-        )
+        block = max(1, _BLOCK_ROWS // batch_size) * batch_size
+        starts = np.arange(0, n, block)
+
+        def read(start):  # one contiguous read, in the file's own dtype (cast in the graph)
+            rows = tf.numpy_function(lambda s: np.ascontiguousarray(x[s : s + block]), [start], x.dtype)
+            return tf.cast(tf.reshape(rows, (-1, width)), tf.float32)
+
+        def blocks(seed_pair):
+            block_starts = tf.gather(tf.constant(starts), order(len(starts), seed_pair))
+            return tf.data.Dataset.from_tensor_slices(block_starts).map(lambda start: shuffled(read(start), _fold(seed_pair, start)))
+
+        def shuffled(rows, seed_pair):
+            return tf.gather(rows, order(tf.shape(rows)[0], seed_pair))
+
+        dataset = epoch_seed.flat_map(blocks).flat_map(lambda rows: _split(rows, batch_size))
     else:
         table = tf.convert_to_tensor(x, tf.float32)
-        full = n // batch_size * batch_size
-
-        def epoch_order():
-            yield epoch_rng().permutation(n) if shuffle else np.arange(n)
-
-        def split(rows):  # reshaping beats Dataset.batch by far (as in Keras's own adapter)
-            batches = tf.data.Dataset.from_tensor_slices(tf.reshape(rows[:full], (-1, batch_size)))
-            return batches.concatenate(tf.data.Dataset.from_tensors(rows[full:])) if full < n else batches
-
-        order = tf.data.Dataset.from_generator(epoch_order, output_signature=tf.TensorSpec((n,), tf.int64))
-        dataset = order.flat_map(split).map(lambda rows: tf.gather(table, rows), num_parallel_calls=tf.data.AUTOTUNE)
-        dataset = dataset.map(lambda batch: tf.ensure_shape(batch, (None, width)))
-    return dataset.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(2)
+        rows = epoch_seed.map(lambda seed_pair: order(n, seed_pair)).flat_map(lambda rows: _split(rows, batch_size))
+        dataset = rows.map(lambda rows: tf.gather(table, rows), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda batch: tf.ensure_shape(batch, (None, width)))
+    return dataset.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size))).prefetch(2)
 
 
-def _memmap_batches(x, batch_size, shuffle, rng):
-    block = max(1, _BLOCK_ROWS // batch_size) * batch_size
-    starts = np.arange(0, len(x), block)
-    for start in rng.permutation(starts) if shuffle else starts:
-        rows = np.asarray(x[start : start + block], dtype="float32")
-        if shuffle:
-            rows = rows[rng.permutation(len(rows))]
-        for i in range(0, len(rows), batch_size):
-            yield rows[i : i + batch_size]
+def _read_key(key):
+    return tf.reshape(tf.numpy_function(key, [], tf.int64, stateful=True), ())
+
+
+def _fold(seed_pair, data):
+    return tf.random.experimental.stateless_fold_in(seed_pair, tf.cast(data, tf.int32))
+
+
+def _split(rows, batch_size):
+    """``rows`` as a dataset of batches: reshaping beats ``Dataset.batch`` by far (as in Keras's own adapter)."""
+    full = tf.shape(rows)[0] // batch_size * batch_size
+    batches = tf.data.Dataset.from_tensor_slices(tf.reshape(rows[:full], tf.concat([[-1, batch_size], tf.shape(rows)[1:]], 0)))
+    rest = tf.data.Dataset.from_tensors(rows[full:]).filter(lambda tail: tf.shape(tail)[0] > 0)
+    return batches.concatenate(rest)
 
 
 def load_mnist(path=None):

@@ -14,6 +14,10 @@ from keras_dbn.base import CheckedModel
 from keras_dbn.rbm import RBM
 
 
+# Persistent chains of each PCD RBM in a DBN (fixed, so a saved DBN's chains fit the RBMs it rebuilds).
+PERSISTENT_CHAINS = 100
+
+
 def default_pretrain_optimizer():
     """SGD with momentum 0.9 and learning rate 0.1 (Hinton's guide, sections 4 and 9)."""
     return keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
@@ -44,12 +48,21 @@ class DBN(CheckedModel):
             Each upper RBM's visible units are the hidden units of the RBM below,
             fed with their means.
         cd_k: Gibbs steps of contrastive divergence in every RBM.
-        persistent: use persistent chains (PCD) in every RBM.
+        persistent: where to use persistent chains (PCD): False (CD everywhere),
+            True (every RBM) or ``"top"`` (the top RBM only). On scikit-learn's
+            digits, CD-1 gave the top RBM better samples than PCD at the default
+            learning rates (docs/results.md).
         dropout: dropout rate on hidden activations during fine-tuning.
         pretrain_epochs: if > 0, the first `fit` of a DBN that was never pretrained
             runs `pretrain` for this many epochs first (lets a plain
             ``build(hp)`` function hand a DBN to any keras-tuner tuner).
         seed: seed of the RBMs' samplers (RBM ``i`` gets ``seed + i``).
+        untied: keep a separate generative model (`generative`: the top RBM, with
+            the label units when ``output_units >= 2``, and a frozen copy of each
+            lower RBM) that `generate` and `predict_generative` use and
+            fine-tuning leaves alone, as Hinton, Osindero & Teh untie the
+            recognition and generative weights. False ties them (files saved by
+            keras-dbn 0.1, which had no generative model, load this way).
         **kwargs: `keras.Model` arguments (``name``, ``dtype``...).
 
     Example:
@@ -69,7 +82,8 @@ class DBN(CheckedModel):
 
     def __init__(
         self, hidden_units=(500, 500, 2000), output_units=10, output_activation="softmax", visible="bernoulli",
-        hidden="bernoulli", cd_k=1, persistent=False, dropout=0.0, pretrain_epochs=0, seed=None, **kwargs,
+        hidden="bernoulli", cd_k=1, persistent=False, dropout=0.0, pretrain_epochs=0, seed=None, untied=True,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         if isinstance(hidden_units, int) or not hidden_units:
@@ -85,19 +99,45 @@ class DBN(CheckedModel):
         self.visible = units_lib.get(visible)
         self.hidden = [units_lib.get(h) for h in _per_layer(hidden, len(self.hidden_units), "hidden")]
         self.cd_k = validation.check_positive_int(cd_k, "cd_k")
-        self.persistent = persistent
-        policy = kwargs.get("dtype")
-        self.rbms = [
-            RBM(
-                units, visible=([self.visible] + self.hidden)[i], hidden=self.hidden[i], cd_k=cd_k, persistent=persistent,
-                seed=None if seed is None else seed + i, dtype=policy, name=f"rbm_{i}",
-            )
-            for i, units in enumerate(self.hidden_units)
-        ]
-        self.dropouts = [keras.layers.Dropout(self.dropout, dtype=policy) for _ in self.rbms]
+        self.persistent = validation.check_choice(persistent, (False, True, "top"), "persistent")
+        self.untied = bool(untied)
+        self._policy = kwargs.get("dtype")
+        top = len(self.hidden_units) - 1
+        pcd = [self.persistent is True or (i == top and self.persistent == "top") for i in range(top + 1)]
+        self.rbms = [self._rbm(i, f"rbm_{i}", persistent=pcd[i]) for i in range(top + 1)]
+        self.generative = []  # made in `build`, once the width of the top RBM's input is known
+        self.dropouts = [keras.layers.Dropout(self.dropout, dtype=self._policy) for _ in self.rbms]
         self.head = None
         if self.output_units is not None:
-            self.head = keras.layers.Dense(self.output_units, activation=self.output_activation, dtype=policy, name="head")
+            self.head = keras.layers.Dense(self.output_units, activation=self.output_activation, dtype=self._policy, name="head")
+
+    def _rbm(self, i, name, visible=None, persistent=False):
+        return RBM(
+            self.hidden_units[i], visible=visible or ([self.visible] + self.hidden)[i], hidden=self.hidden[i],
+            cd_k=self.cd_k, persistent=persistent, num_chains=PERSISTENT_CHAINS if persistent else None,
+            seed=None if self.seed is None else self.seed + i, dtype=self._policy, name=name,
+        )
+
+    @property
+    def label_units(self):
+        """Number of label units in the top RBM of the generative model (0 if none)."""
+        return self.output_units if self.untied and (self.output_units or 0) >= 2 else 0
+
+    def _build_generative_model(self, n_visible):
+        """Frozen copies of the lower RBMs, then the top RBM over ``[features, label]``."""
+        top = len(self.rbms) - 1
+        self.generative = [self._rbm(i, f"generative_{i}") for i in range(top)]
+        features = ([self.visible] + self.hidden)[top]
+        visible = features
+        if self.label_units:
+            width = ([n_visible] + self.hidden_units)[top]
+            visible = units_lib.Joint([(features, width), (units_lib.Softmax(self.label_units), self.label_units)])
+        self.generative.append(self._rbm(top, "top_memory", visible=visible, persistent=bool(self.persistent)))
+        widths = [n_visible] + self.hidden_units[:-1]
+        widths[-1] += self.label_units
+        for rbm, width in zip(self.generative, widths):
+            rbm.build((None, width))
+            rbm.trainable = False  # pretraining alone trains it; fine-tuning leaves it alone
 
     def build(self, input_shape):
         # Variables belong to the strategy the model was created under, also when
@@ -110,11 +150,15 @@ class DBN(CheckedModel):
                 shape = (None, rbm.units)
             if self.head is not None and not self.head.built:
                 self.head.build(shape)
+            if self.untied and not self.generative:
+                self._build_generative_model(input_shape[-1])
             # 1 once `pretrain` has run; saved with the weights so a reloaded DBN
             # with `pretrain_epochs` is not pretrained again over its fine-tuning.
             self.pretrained = self.add_weight(
                 name="pretrained", shape=(), initializer="zeros", dtype="int32", trainable=False
             )
+            if self.untied:  # 1 once the top RBM has learnt with labels
+                self.labelled = self.add_weight(name="labelled", shape=(), initializer="zeros", dtype="int32", trainable=False)
 
     @property
     def n_visible(self):
@@ -130,10 +174,17 @@ class DBN(CheckedModel):
         return x if self.head is None else self.head(x)
 
     # ---------------------------------------------------------- pretraining
-    def pretrain(self, x, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"):
+    def pretrain(self, x, y=None, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"):
         """Greedy layer-wise pretraining: fits each RBM, bottom first, by CD.
 
         RBM ``i`` is fit on the upward means ``E[h | v]`` of the RBMs below it.
+        With ``y``, the top RBM learns the joint distribution of the top
+        features and the one-hot label (its visible units are ``[features,
+        label]``, the label a softmax group of ``output_units`` units), Hinton,
+        Osindero & Teh's associative memory, which `generate` can then clamp
+        to a digit and `predict_generative` classifies with. When pretraining
+        ends the recognition weights (used by ``call`` and fine-tuned by `fit`)
+        and the generative model (`generative`) part: see ``untied``.
         For an in-memory array these are computed batch-wise once per layer
         (one layer's features in memory at a time); for a `numpy.memmap` or a
         `tf.data.Dataset` they are streamed through the lower RBMs batch by
@@ -148,6 +199,8 @@ class DBN(CheckedModel):
 
         Args:
             x: training data, an array ``(n_samples, n_features)`` or a dataset.
+            y: optional class labels, one integer in ``[0, output_units)`` per
+                row of an in-memory array ``x``.
             epochs: epochs per RBM (an int, or one per RBM).
             batch_size: mini-batch size (arrays only).
             optimizer: None (SGD, learning rate 0.1, momentum 0.9), an optimizer
@@ -162,16 +215,23 @@ class DBN(CheckedModel):
         is_dataset = isinstance(x, tf.data.Dataset)
         if not is_dataset:
             x = self._check(x, "training data")
+        labels = None if y is None else self._one_hot_labels(x, y)
         epochs_per_layer = _per_layer(epochs, len(self.rbms), "epochs")
         optimizers = [_fresh_optimizer(o) for o in _per_layer(optimizer, len(self.rbms), "optimizer")]
         callbacks = list(callbacks or [])
         backups = [c for c in callbacks if isinstance(c, keras.callbacks.BackupAndRestore)]
         others = [c for c in callbacks if c not in backups]
+        if not self.built:
+            self.build((None, validation.feature_width(x) if is_dataset else x.shape[1]))
+        trainees = self.rbms[:-1] + [self.generative[-1] if self.label_units else self.rbms[-1]]
         histories, features = [], x
-        for i, (rbm, layer_epochs) in enumerate(zip(self.rbms, epochs_per_layer)):
+        for i, (rbm, layer_epochs) in enumerate(zip(trainees, epochs_per_layer)):
+            rbm.trainable = True
             rbm.compile(optimizer=optimizers[i])
             if i > 0:
-                features = self._layer_input(x, features, i, batch_size)
+                features = self._layer_input(x, features, i, batch_size, rbm)
+            if rbm.n_visible != self.rbms[i].n_visible:  # the label units of the top RBM
+                features = self._with_labels(features, labels)
             layer_dirs = [os.path.join(b.backup_dir, rbm.name) for b in backups]
             history = _completed_layer(rbm, layer_dirs)
             if verbose:
@@ -180,18 +240,53 @@ class DBN(CheckedModel):
             if history is None:
                 fit_options = dict(epochs=layer_epochs, batch_size=None if is_dataset else batch_size, verbose=verbose)
                 history = _fit_resumably(rbm, features, zip(backups, layer_dirs), others, **fit_options)
+            rbm.trainable = rbm not in self.generative
             histories.append(history)
-        if not self.built:
-            self.build((None, self.rbms[0].n_visible))
+        if self.untied:
+            self._untie(labelled=labels is not None)
         self.pretrained.assign(1)
         for backup in backups:
             if backup.delete_checkpoint:
                 shutil.rmtree(backup.backup_dir, ignore_errors=True)
         return histories
 
-    def _layer_input(self, x, below, i, batch_size):
+    def _one_hot_labels(self, x, y):
+        if not self.label_units:
+            raise ValueError(
+                "pretrain(y=...) needs a top RBM with label units: a DBN with output_units >= 2 and untied=True."
+            )
+        if not isinstance(x, np.ndarray) or isinstance(x, np.memmap):
+            raise ValueError("pretrain(y=...) takes `x` as an in-memory numpy array (not a memory map or dataset).")
+        y = validation.check_labels(y, self.label_units, len(x), "y")
+        return np.eye(self.label_units, dtype="float32")[y]
+
+    def _with_labels(self, features, labels):
+        """``[features, one-hot label]``; without labels the label units see the uniform 1/K."""
+        if labels is not None:
+            return np.concatenate([features, labels], axis=1)
+        uniform = lambda batch: tf.fill((tf.shape(batch)[0], self.label_units), 1.0 / self.label_units)  # noqa: E731
+        if isinstance(features, tf.data.Dataset):
+            return features.map(lambda batch: tf.concat([batch, tf.cast(uniform(batch), batch.dtype)], axis=1))
+        return np.concatenate([features, np.full((len(features), self.label_units), 1.0 / self.label_units, "float32")], 1)
+
+    def _untie(self, labelled):
+        """Copies the pretrained weights into the generative model (and, from a top RBM with
+        labels, into the recognition path's top RBM)."""
+        top = self.generative[-1]
+        for rbm, copy in zip(self.rbms, self.generative):
+            if copy is not top or not self.label_units:
+                for name in ("kernel", "hidden_bias", "visible_bias"):
+                    getattr(copy, name).assign(getattr(rbm, name))
+        if self.label_units:
+            width = self.rbms[-1].n_visible
+            self.rbms[-1].kernel.assign(top.kernel[:width])
+            self.rbms[-1].hidden_bias.assign(top.hidden_bias)
+            self.rbms[-1].visible_bias.assign(top.visible_bias[:width])
+        self.labelled.assign(int(labelled))
+
+    def _layer_input(self, x, below, i, batch_size, trainee):
         """The training data of RBM ``i``: upward means of the RBMs under it."""
-        lower, rbm = self.rbms[:i], self.rbms[i]
+        lower = self.rbms[:i]
 
         def upward(batch):
             for layer in lower:
@@ -201,7 +296,7 @@ class DBN(CheckedModel):
         if isinstance(x, tf.data.Dataset):
             return x.map(lambda *batch: upward(batch[0]))
         if isinstance(x, np.memmap):
-            return rbm.fit_batches(x, batch_size).map(upward)
+            return trainee.fit_batches(x, batch_size).map(upward)
         return lower[-1].predict(below, batch_size=max(batch_size, 1024), verbose=0)
 
     # ------------------------------------------------------------ fine-tuning
@@ -209,12 +304,16 @@ class DBN(CheckedModel):
         """Fine-tunes the whole network with labels; see `keras.Model.fit`.
 
         Arrays are checked first. If ``pretrain_epochs > 0`` and the DBN was never
-        pretrained, `pretrain` runs first on the training part of ``x``.
+        pretrained, `pretrain` runs first on the training part of ``x`` (with
+        ``y`` as the top RBM's labels when they are integer classes).
         """
         x = self._checked_fit_inputs(x, kwargs)
         if self.pretrain_epochs and (not self.built or not int(self.pretrained.numpy())):
+            part = unlabelled_training_part(x, kwargs.get("validation_split"))
+            sparse = isinstance(part, np.ndarray) and isinstance(y, np.ndarray) and y.ndim == 1
             self.pretrain(
-                unlabelled_training_part(x, kwargs.get("validation_split")),
+                part,
+                y=y[: len(part)] if sparse and self.label_units else None,
                 epochs=self.pretrain_epochs,
                 batch_size=batch_size or 100,
                 verbose=kwargs.get("verbose", "auto"),
@@ -246,28 +345,86 @@ class DBN(CheckedModel):
             every.append(features)
         return every if layer is None else features
 
-    def generate(self, num_samples, gibbs_steps=1000, mean=True):
+    def generate(self, num_samples, labels=None, gibbs_steps=1000, mean=True):
         """Samples from the generative model: Gibbs in the top RBM, then one pass down.
 
-        The top RBM's chains run ``gibbs_steps`` steps; the states are then
-        propagated down through the lower RBMs' ``p(v | h)``, sampling
-        intermediate layers (Hinton, Osindero & Teh, 2006).
+        The top RBM's chains run ``gibbs_steps`` steps; their feature units are
+        then propagated down through the lower layers' ``p(v | h)``, sampling
+        intermediate layers (Hinton, Osindero & Teh, 2006). With ``untied``
+        (the default) these are the generative weights, which fine-tuning
+        leaves alone.
+
+        With ``labels``, the top RBM's label units are clamped to each sample's
+        class and its chains start with every feature unit off: the first
+        hidden state comes from the label alone. Without, the label units are
+        sampled with the rest and the chains start from ``p(v | h = 0)``.
 
         Args:
             num_samples: number of samples.
+            labels: optional classes, one integer in ``[0, output_units)`` per
+                sample (needs a DBN pretrained with ``y``).
             gibbs_steps: Gibbs steps in the top RBM.
             mean: return ``E[v | h]`` of the bottom layer (True) or a sample.
 
         Returns:
             A numpy array ``(num_samples, n_visible)``.
+
+        Example:
+
+        >>> import numpy as np
+        >>> from keras_dbn import DBN
+        >>> x = (np.random.default_rng(0).random((64, 12)) < 0.5).astype("float32")
+        >>> dbn = DBN([8, 6], output_units=2, seed=0)
+        >>> _ = dbn.pretrain(x, y=np.arange(64) % 2, epochs=1, batch_size=16, verbose=0)
+        >>> dbn.generate(4, labels=[0, 1, 0, 1], gibbs_steps=10).shape
+        (4, 12)
         """
         if not self.built:
             raise ValueError("Build or pretrain the DBN before generating from it.")
-        top, below = self.rbms[-1], self.rbms[:-1]
-        h = top.sample(num_samples, gibbs_steps=gibbs_steps, mean=not below and mean)
+        *below, top = self.generative or self.rbms
+        if labels is None:
+            v = top.sample(num_samples, gibbs_steps=gibbs_steps, mean=not below and mean)
+        else:
+            label_part = self._clamped_labels(labels, num_samples, "generate")
+            initial = np.concatenate([np.zeros((len(label_part), top.n_visible - self.label_units), "float32"), label_part], 1)
+            clamp = np.arange(top.n_visible) >= top.n_visible - self.label_units
+            v = top.sample(len(initial), gibbs_steps=gibbs_steps, initial=initial, mean=not below and mean, clamp=clamp)
+        h = v[:, : top.n_visible - self.label_units]
         for rbm in reversed(below):
-            h = keras.ops.convert_to_numpy(rbm.sample_visible(h, mean=mean and rbm is self.rbms[0]))
+            h = keras.ops.convert_to_numpy(rbm.sample_visible(h, mean=mean and rbm is below[0]))
         return h
+
+    def _clamped_labels(self, labels, num_samples, purpose):
+        if not self.label_units or not int(self.labelled.numpy()):
+            raise ValueError(f"{purpose} with labels needs a DBN pretrained with labels: dbn.pretrain(x, y=labels).")
+        n = None if num_samples is None else validation.check_positive_int(num_samples, "num_samples")
+        return np.eye(self.label_units, dtype="float32")[validation.check_labels(labels, self.label_units, n)]
+
+    def predict_generative(self, x, batch_size=1024):
+        """Classifies by the generative model: the label of lowest free energy in the top RBM.
+
+        Each input goes up the generative model's lower layers (the pretrained
+        recognition weights, untouched by fine-tuning); the top RBM then scores
+        ``[features, label]`` for every label, and the label whose free energy
+        is lowest wins (Hinton, Osindero & Teh, 2006, section 6).
+
+        Args:
+            x: data, shape ``(n_samples, n_features)``.
+            batch_size: rows per batch.
+
+        Returns:
+            An int64 numpy array ``(n_samples,)`` of classes.
+        """
+        self._clamped_labels([], None, "predict_generative")
+        *below, top = self.generative
+        features = self._check(x, "input")
+        for rbm in below:
+            features = rbm.predict(features, batch_size=batch_size, verbose=0)
+        energies = []
+        for label in np.eye(self.label_units, dtype="float32"):
+            joint = np.concatenate([features, np.broadcast_to(label, (len(features), self.label_units))], axis=1)
+            energies.append(np.concatenate([top.free_energy(joint[i : i + batch_size]) for i in range(0, len(joint), batch_size)]))
+        return np.argmin(np.stack(energies, axis=1), axis=1)
 
     # --------------------------------------------------------------- config
     def get_config(self):
@@ -283,6 +440,7 @@ class DBN(CheckedModel):
             dropout=self.dropout,
             pretrain_epochs=self.pretrain_epochs,
             seed=self.seed,
+            untied=self.untied,
         )
         return config
 
@@ -290,6 +448,7 @@ class DBN(CheckedModel):
     def from_config(cls, config):
         config = dict(config)
         config["output_activation"] = keras.activations.deserialize(config["output_activation"])
+        config.setdefault("untied", False)  # keras-dbn 0.1 had no separate generative model
         return cls(**config)
 
 

@@ -203,31 +203,36 @@ class RBM(UnsupervisedModel):
         v = self._as_tensor(v, "visible data")
         return self.visible.mean(self._visible_pre(self.hidden.mean(self._hidden_pre(v))))
 
-    def _gibbs_step(self, v, sample, weights=None, hidden_pre=None):
+    def _gibbs_step(self, v, sample, weights=None, hidden_pre=None, clamp=None):
         """One step v -> h -> v'. Returns ``(v', E[v' | h])``.
 
         With ``sample=False`` (mean field) ``h = E[h | v]`` and ``v'`` moves halfway
         from ``v`` towards ``E[v | h]``. ``hidden_pre`` is ``b + vW`` when the caller has it.
+        ``clamp = (mask, values)`` holds the units where ``mask`` is true at ``values``.
         """
         hidden_pre = self._hidden_pre(v, weights) if hidden_pre is None else hidden_pre
         h = self.hidden.sample(hidden_pre, self.seed_generator) if sample else self.hidden.mean(hidden_pre)
         visible_pre = self._visible_pre(h, weights)
         mean = self.visible.mean(visible_pre)
-        return (self.visible.sample(visible_pre, self.seed_generator) if sample else 0.5 * v + 0.5 * mean), mean
+        v = self.visible.sample(visible_pre, self.seed_generator) if sample else 0.5 * v + 0.5 * mean
+        if clamp is not None:
+            v, mean = (ops.where(clamp[0], clamp[1], x) for x in (v, mean))
+        return v, mean
 
-    def _chain(self, v, steps, sample=True, weights=None, hidden_pre=None):
-        """The chain runner: ``steps`` steps from ``v``.
+    def _chain(self, v, steps, sample=True, weights=None, hidden_pre=None, clamp=None):
+        """The chain runner: ``steps`` steps from ``v`` (``clamp`` as in `_gibbs_step`).
 
         Returns:
             ``(last state, E[v | h] of the first step, E[v | h] of the last step)``.
         """
-        v, first = self._gibbs_step(v, sample, weights, hidden_pre)
-        state = (v, first)
+        step = lambda state: self._gibbs_step(state[0], sample, weights, clamp=clamp)  # noqa: E731
+        state = self._gibbs_step(v, sample, weights, hidden_pre, clamp)
+        first = state[1]
         if steps <= 4:
             for _ in range(steps - 1):
-                state = self._gibbs_step(state[0], sample, weights)
+                state = step(state)
         else:
-            state = ops.fori_loop(1, steps, lambda i, s: self._gibbs_step(s[0], sample, weights), state)
+            state = ops.fori_loop(1, steps, lambda i, s: step(s), state)
         return state[0], first, state[1]
 
     def gibbs(self, v, steps=1):
@@ -243,7 +248,7 @@ class RBM(UnsupervisedModel):
         steps = validation.check_positive_int(steps, "steps")
         return self._chain(self._as_tensor(v, "visible data"), steps)[0]
 
-    def sample(self, num_samples, gibbs_steps=1000, initial=None, mean=True):
+    def sample(self, num_samples, gibbs_steps=1000, initial=None, mean=True, clamp=None):
         """Draws samples from the model by running Gibbs chains.
 
         Args:
@@ -253,6 +258,9 @@ class RBM(UnsupervisedModel):
                 by default chains start from ``p(v | h = 0)`` samples.
             mean: if True, return the conditional means ``E[v | h]`` of the last
                 step (less noisy for pictures); else the sampled states.
+            clamp: optional boolean mask ``(n_visible,)`` of visible units held at
+                their ``initial`` values (which are then required): the chains
+                sample the others from ``p(v_free | v_clamped)``.
 
         Returns:
             A numpy array ``(num_samples, n_visible)``.
@@ -262,12 +270,17 @@ class RBM(UnsupervisedModel):
         steps = validation.check_positive_int(gibbs_steps, "gibbs_steps")
         if initial is not None:
             initial = self._as_tensor(initial, "initial states")
+        elif clamp is not None:
+            raise ValueError("`clamp` holds units at their `initial` values: pass `initial` too.")
         else:  # p(v | h = 0); h = 0 need not be a valid hidden state (softmax groups), so no check
             zeros = ops.zeros((validation.check_positive_int(num_samples, "num_samples"), self.units), self.compute_dtype)
             initial = self.visible.sample(self._visible_pre(zeros), self.seed_generator)
+        mask = np.zeros(self.n_visible, bool) if clamp is None else np.asarray(clamp, bool)
+        if mask.shape != (self.n_visible,):
+            raise ValueError(f"`clamp` must be a boolean mask of shape ({self.n_visible},), got shape {mask.shape}.")
         if not hasattr(self, "_sample_fn"):
-            self._sample_fn = tf.function(lambda v, k: self._chain(v, k)[::2], reduce_retracing=True)
-        states, means = self._sample_fn(initial, steps)
+            self._sample_fn = tf.function(lambda v, k, m: self._chain(v, k, clamp=(m, v))[::2], reduce_retracing=True)
+        states, means = self._sample_fn(initial, steps, ops.convert_to_tensor(mask))
         return ops.convert_to_numpy(means if mean else states)
 
     def contrastive_divergence(self, v_data, update_chains=True):

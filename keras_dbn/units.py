@@ -39,6 +39,8 @@ import tensorflow as tf
 from keras import ops
 from tensorflow.python.ops import control_flow_util
 
+from keras_dbn import validation
+
 _PACKAGE = "keras_dbn"
 # Data means are clipped to [eps, 1 - eps] before taking logits for AIS's base-rate model.
 _BASE_RATE_EPS = 1e-3
@@ -435,6 +437,78 @@ class Binomial(Units):
 
     def get_config(self):
         return {"n": self.n}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Joint(Units):
+    """Blocks of different unit types side by side, e.g. features and a label.
+
+    The top RBM of a DBN trained with labels has visible units
+    ``Joint([(features' units, n), (Softmax(10), 10)])`` (Hinton, Osindero & Teh,
+    2006): each block keeps its own conditional, energy and checks.
+
+    Args:
+        parts: list of ``(unit type, number of units)``, in column order.
+
+    Example:
+
+    >>> from keras_dbn import units
+    >>> joint = units.Joint([("bernoulli", 3), (units.Softmax(2), 2)])
+    >>> joint.width, joint.binary
+    (5, False)
+    """
+
+    name = "joint"
+
+    def __init__(self, parts=(("bernoulli", 1),)):
+        self.parts = [(get(unit), validation.check_positive_int(size, "size of a joint block")) for unit, size in parts]
+        self.width = sum(size for _, size in self.parts)
+        self.binary = all(unit.binary for unit, _ in self.parts)
+        self.annealable = all(unit.annealable for unit, _ in self.parts)
+
+    def _blocks(self, x):
+        start = 0
+        for unit, size in self.parts:
+            yield unit, x[..., start : start + size]
+            start += size
+
+    def _check_width(self, x):
+        if x.shape[-1] != self.width:
+            raise ValueError(f"{self} take {self.width} features, got {x.shape[-1]}.")
+
+    def mean(self, pre):
+        return ops.concatenate([unit.mean(block) for unit, block in self._blocks(pre)], axis=-1)
+
+    def sample(self, pre, seed):
+        return ops.concatenate([unit.sample(block, seed) for unit, block in self._blocks(pre)], axis=-1)
+
+    def energy(self, x, bias):
+        blocks = zip(self._blocks(x), self._blocks(bias))
+        return sum(unit.energy(block, b) for (unit, block), (_, b) in blocks)
+
+    def log_partition(self, pre, bias):
+        blocks = zip(self._blocks(pre), self._blocks(bias))
+        return sum(unit.log_partition(block, b) for (unit, block), (_, b) in blocks)
+
+    def check(self, x):
+        self._check_width(x)
+        for unit, block in self._blocks(x):
+            unit.check(np.ascontiguousarray(block))
+
+    def base_rate_bias(self, n, data_mean=None):
+        if n != self.width:
+            raise ValueError(f"{self} take {self.width} features, got {n}.")
+        means = [None] * len(self.parts) if data_mean is None else [m for _, m in self._blocks(np.asarray(data_mean))]
+        return np.concatenate([unit.base_rate_bias(size, m) for (unit, size), m in zip(self.parts, means)])
+
+    def get_config(self):
+        return {"parts": [[serialize(unit), size] for unit, size in self.parts]}
+
+    def __hash__(self):
+        return hash(repr(self))
+
+    def __repr__(self):
+        return f"Joint({self.parts!r})"
 
 
 _BY_NAME = {cls.name: cls for cls in (Bernoulli, Binomial, Gaussian, ReLU, Softmax)}

@@ -106,6 +106,28 @@ def check_choice(value, choices, name):
 _BAD_BATCH = "keras_dbn rejected a batch: "
 
 
+def check_labels(labels, num_classes, num_samples=None, name="labels"):
+    """Validates class labels: integers in ``[0, num_classes)``, one per sample.
+
+    Returns:
+        The labels as an int64 numpy array of shape ``(n,)``.
+    """
+    y = np.asarray(labels)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"`{name}` must be one integer class per sample, shape (n,); got shape {y.shape}.")
+    if num_samples is not None and len(y) != num_samples:
+        raise ValueError(f"`{name}` has {len(y)} entries for {num_samples} samples.")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError(f"`{name}` contains NaN or infinite values.")
+    if y.dtype.kind not in "iuf" or (y.dtype.kind == "f" and np.any(y != np.round(y))):
+        raise ValueError(f"`{name}` must hold integer classes, got dtype {y.dtype}.")
+    if len(y) and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"`{name}` must be classes in [0, {num_classes}), got values in [{y.min()}, {y.max()}].")
+    return y.astype("int64")
+
+
 def check_dataset(dataset, units=None, n_features=None):
     """Checks a `tf.data.Dataset`'s element spec now and each batch as it streams.
 

@@ -81,25 +81,6 @@ def test_extract_features_every_layer(digits, trained):
     assert isinstance(every[0], np.ndarray)
 
 
-def test_generate_runs_the_top_chain_then_one_pass_down():
-    """A top RBM with zero weights and biases of +-30 has one state; below it, numpy gives p(v | h)."""
-    dbn = DBN([4, 3], output_units=None, seed=0)
-    dbn.build((None, 6))
-    bottom, top = dbn.rbms
-    top.kernel.assign(np.zeros((4, 3)))
-    pattern = np.array([1.0, 0.0, 1.0, 1.0])
-    top.visible_bias.assign(30.0 * (2 * pattern - 1))
-    w = np.random.default_rng(0).normal(0, 1.0, (6, 4))
-    a = np.random.default_rng(1).normal(0, 1.0, 6)
-    bottom.kernel.assign(w)
-    bottom.visible_bias.assign(a)
-    p = 1 / (1 + np.exp(-(a + w @ pattern)))
-    np.testing.assert_allclose(dbn.generate(5, gibbs_steps=3), np.tile(p, (5, 1)), rtol=1e-5)
-    samples = dbn.generate(4000, gibbs_steps=2, mean=False)
-    assert set(np.unique(samples)) <= {0.0, 1.0}
-    np.testing.assert_allclose(samples.mean(0), p, atol=0.03)
-
-
 def test_hidden_unit_types_per_layer_feed_the_layer_above(digits):
     from keras_dbn import units
 
@@ -128,7 +109,9 @@ def test_pretrain_epochs_makes_the_first_fit_pretrain_once(digits, tmp_path):
     dbn.compile("adam", "sparse_categorical_crossentropy")
     dbn.fit(x_train, y_train, epochs=1, verbose=0)
     assert int(dbn.pretrained.numpy()) == 1
-    assert int(dbn.rbms[0].optimizer.iterations.numpy()) == 2 * int(np.ceil(len(x_train) / 100))
+    # The top RBM (here the only one) learns with the labels of `fit`.
+    assert int(dbn.generative[-1].optimizer.iterations.numpy()) == 2 * int(np.ceil(len(x_train) / 100))
+    assert int(dbn.labelled.numpy()) == 1
     dbn.save(tmp_path / "dbn.keras")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. "Skipping variable loading for optimizer"

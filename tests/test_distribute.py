@@ -60,11 +60,12 @@ def _dbn_run(strategy, x, y):
 
     with strategy.scope():
         dbn = DBN([32, 16], output_units=10, seed=0)
-        for rbm in dbn.rbms:  # DBN has no negative_phase option: set it on each RBM
-            rbm.negative_phase = "mean_field"
         dbn.build((None, N_FEATURES))
+        for rbm in dbn.rbms + dbn.generative:  # DBN has no negative_phase option: set it on each RBM
+            rbm.negative_phase = "mean_field"
         keras.utils.set_random_seed(2)  # the same initial weights under both strategies
-        for variable in dbn.trainable_weights:
+        generative = [v for rbm in dbn.generative for v in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias)]
+        for variable in dbn.trainable_weights + generative:
             variable.assign(keras.random.normal(variable.shape, stddev=0.1, seed=3))
         dbn.compile(keras.optimizers.SGD(0.5, momentum=0.9), "sparse_categorical_crossentropy")
     batches = tf.data.Dataset.from_tensor_slices(x).batch(32)  # the same batches in the same order

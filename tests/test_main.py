@@ -9,11 +9,12 @@ from keras_dbn.__main__ import build_parser, load_data, main
 
 def test_demo_trains_saves_and_exports(tmp_path, capsys):
     out = tmp_path / "out"
-    main(["demo", "--hidden-units", "32", "--pretrain-epochs", "2", "--epochs", "3", "--output", str(out)])
+    main(["demo", "--hidden-units", "32", "--pretrain-epochs", "2", "--epochs", "3", "--gibbs-steps", "20", "--output", str(out)])
     printed = capsys.readouterr().out
-    assert "Pretraining RBM 1/1" in printed and "Test accuracy:" in printed
+    assert "Pretraining RBM 1/1" in printed and "generative model (lowest free energy)" in printed
+    assert "SVC's classes of 100 unconditional samples" in printed
     assert {p.name for p in out.iterdir()} >= {"dbn.keras", "saved_model", "filters.png", "samples.png"}
-    accuracy = float(printed.split("Test accuracy: ")[1].split()[0])
+    accuracy = float(printed.split("fine-tuned network: ")[1].split()[0])
     assert 0.5 < accuracy <= 1.0  # 3 epochs on digits: clearly better than chance (0.1)
 
 
@@ -39,4 +40,4 @@ def test_digits_split_is_stratified_and_scaled():
 def test_command_line_entry_point_has_help():
     result = subprocess.run([sys.executable, "-m", "keras_dbn", "demo", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "--hidden-units" in result.stdout and "--data" in result.stdout
-    assert build_parser().parse_args(["demo"]).hidden_units == [256, 256]
+    assert build_parser().parse_args(["demo"]).hidden_units == [300, 1000]

@@ -178,3 +178,26 @@ def test_binomial_rbm_log_z_by_enumeration_matches_the_joint_sum():
         for h in itertools.product((0.0, 1.0), repeat=2):
             total.append(a @ v + b @ np.array(h) + v @ w @ np.array(h) + log_multiplicity)
     np.testing.assert_allclose(evaluation.exact_log_partition(rbm), np.logaddexp.reduce(total), rtol=1e-6)
+
+
+def test_joint_units_are_their_blocks_side_by_side():
+    joint = units.Joint([("bernoulli", 3), (units.Softmax(2), 4)])
+    assert joint.width == 7 and not joint.binary and joint.annealable and not joint.enumerable
+    pre = np.random.default_rng(0).normal(size=(5, 7)).astype("float32")
+    bias = np.random.default_rng(1).normal(size=7).astype("float32")
+    sigmoid = 1 / (1 + np.exp(-pre[:, :3]))
+    softmax = np.exp(pre[:, 3:].reshape(5, 2, 2))
+    softmax = (softmax / softmax.sum(-1, keepdims=True)).reshape(5, 4)
+    np.testing.assert_allclose(joint.mean(pre), np.concatenate([sigmoid, softmax], 1), rtol=1e-5)
+    x = np.array([[1, 0, 1, 0, 1, 1, 0]] * 5, "float32")
+    np.testing.assert_allclose(joint.energy(x, bias), -(x * bias).sum(1), rtol=1e-5)
+    log_z = np.logaddexp(0, pre[:, :3]).sum(1) + np.log(np.exp(pre[:, 3:].reshape(5, 2, 2)).sum(-1)).sum(1)
+    np.testing.assert_allclose(joint.log_partition(pre, bias), log_z, rtol=1e-5)
+    draws = np.asarray(joint.sample(np.zeros((2000, 7), "float32"), keras.random.SeedGenerator(0)))
+    assert set(np.unique(draws)) <= {0.0, 1.0} and np.all(draws[:, 3:].reshape(2000, 2, 2).sum(-1) == 1)
+    assert units.get(units.serialize(joint)) == joint
+    np.testing.assert_allclose(joint.base_rate_bias(7, np.full(7, 0.5)), [0, 0, 0, np.log(0.5), np.log(0.5), np.log(0.5), np.log(0.5)])
+    with pytest.raises(ValueError, match="one 1 per group|sum to 1|group"):
+        joint.check(np.array([[1, 0, 1, 1, 1, 1, 0]], "float32"))
+    with pytest.raises(ValueError, match="take 7 features, got 6"):
+        joint.check(np.zeros((1, 6), "float32"))
