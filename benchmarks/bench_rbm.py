@@ -10,7 +10,7 @@ rounds, so that load from other processes hits them all alike), for each batch s
 * ``keras_dbn f32 spe=1``: the same with ``steps_per_execution=1`` (Keras' own
   default), to show what running many steps per call buys;
 * ``keras_dbn bf16``: ``RBM(..., dtype="mixed_bfloat16")`` (float32 variables and
-  draws, bfloat16 products);
+  draws, bfloat16 products), and ``keras_dbn bf16 XLA`` the same with ``jit_compile=True``;
 * ``floor f32`` / ``floor bf16``: the five matrix products of a CD-1 step alone
   (``vW``, ``hW^T``, ``v'W``, ``v^T h`` and ``v'^T h'``), one step after
   another in one traced loop (``parallel_iterations=1``): a CD step cannot start
@@ -298,6 +298,9 @@ def main(argv=None):
             contenders["keras_dbn f32 spe=1"] = FitContender(x, args.hidden, batch_size, args.epochs, steps_per_execution=1)
         bf16 = FitContender(x, args.hidden, batch_size, args.epochs, dtype="mixed_bfloat16")
         contenders["keras_dbn bf16"] = bf16
+        contenders["keras_dbn bf16 XLA"] = FitContender(
+            x, args.hidden, batch_size, args.epochs, dtype="mixed_bfloat16", jit_compile=True
+        )
         contenders["floor f32"] = matmul_floor(x, args.hidden, batch_size, args.epochs, "float32")
         contenders["floor f32 overlapped"] = matmul_floor(x, args.hidden, batch_size, args.epochs, "float32", False)
         contenders["floor bf16"] = matmul_floor(x, args.hidden, batch_size, args.epochs, "bfloat16")
