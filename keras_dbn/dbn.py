@@ -257,8 +257,11 @@ class DBN(CheckedModel):
             )
         if not isinstance(x, np.ndarray) or isinstance(x, np.memmap):
             raise ValueError("pretrain(y=...) takes `x` as an in-memory numpy array (not a memory map or dataset).")
-        y = validation.check_labels(y, self.label_units, len(x), "y")
-        return np.eye(self.label_units, dtype="float32")[y]
+        return self._one_hot(y, len(x), "y")
+
+    def _one_hot(self, labels, num_samples, name="labels"):
+        """Checked class labels as one-hot rows of the top RBM's label units."""
+        return np.eye(self.label_units, dtype="float32")[validation.check_labels(labels, self.label_units, num_samples, name)]
 
     def _with_labels(self, features, labels):
         """``[features, one-hot label]``; without labels the label units see the uniform 1/K."""
@@ -385,7 +388,8 @@ class DBN(CheckedModel):
         if labels is None:
             v = top.sample(num_samples, gibbs_steps=gibbs_steps, mean=not below and mean)
         else:
-            label_part = self._clamped_labels(labels, num_samples, "generate")
+            self._require_labelled("generate")
+            label_part = self._one_hot(labels, validation.check_positive_int(num_samples, "num_samples"))
             initial = np.concatenate([np.zeros((len(label_part), top.n_visible - self.label_units), "float32"), label_part], 1)
             clamp = np.arange(top.n_visible) >= top.n_visible - self.label_units
             v = top.sample(len(initial), gibbs_steps=gibbs_steps, initial=initial, mean=not below and mean, clamp=clamp)
@@ -394,11 +398,9 @@ class DBN(CheckedModel):
             h = keras.ops.convert_to_numpy(rbm.sample_visible(h, mean=mean and rbm is below[0]))
         return h
 
-    def _clamped_labels(self, labels, num_samples, purpose):
+    def _require_labelled(self, purpose):
         if not self.label_units or not int(self.labelled.numpy()):
             raise ValueError(f"{purpose} with labels needs a DBN pretrained with labels: dbn.pretrain(x, y=labels).")
-        n = None if num_samples is None else validation.check_positive_int(num_samples, "num_samples")
-        return np.eye(self.label_units, dtype="float32")[validation.check_labels(labels, self.label_units, n)]
 
     def predict_generative(self, x, batch_size=1024):
         """Classifies by the generative model: the label of lowest free energy in the top RBM.
@@ -415,7 +417,7 @@ class DBN(CheckedModel):
         Returns:
             An int64 numpy array ``(n_samples,)`` of classes.
         """
-        self._clamped_labels([], None, "predict_generative")
+        self._require_labelled("predict_generative")
         *below, top = self.generative
         features = self._check(x, "input")
         for rbm in below:

@@ -472,9 +472,9 @@ class Joint(Units):
             yield unit, x[..., start : start + size]
             start += size
 
-    def _check_width(self, x):
-        if x.shape[-1] != self.width:
-            raise ValueError(f"{self} take {self.width} features, got {x.shape[-1]}.")
+    def _check_width(self, n):
+        if n != self.width:
+            raise ValueError(f"{self} take {self.width} features, got {n}.")
 
     def mean(self, pre):
         return ops.concatenate([unit.mean(block) for unit, block in self._blocks(pre)], axis=-1)
@@ -491,13 +491,12 @@ class Joint(Units):
         return sum(unit.log_partition(block, b) for (unit, block), (_, b) in blocks)
 
     def check(self, x):
-        self._check_width(x)
+        self._check_width(x.shape[-1])
         for unit, block in self._blocks(x):
             unit.check(np.ascontiguousarray(block))
 
     def base_rate_bias(self, n, data_mean=None):
-        if n != self.width:
-            raise ValueError(f"{self} take {self.width} features, got {n}.")
+        self._check_width(n)
         means = [None] * len(self.parts) if data_mean is None else [m for _, m in self._blocks(np.asarray(data_mean))]
         return np.concatenate([unit.base_rate_bias(size, m) for (unit, size), m in zip(self.parts, means)])
 
