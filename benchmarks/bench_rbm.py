@@ -30,6 +30,12 @@ Usage::
     python benchmarks/bench_rbm.py --data mnist.npz             # MNIST, ~6 min on 2 cores
     python benchmarks/bench_rbm.py --quick                      # random data, < 1 min
     python benchmarks/bench_rbm.py --rows 20000 --hidden 1000 --batch-sizes 100 500
+    python benchmarks/bench_rbm.py --data mnist.npz --backend jax --no-sklearn   # keras_dbn on JAX
+
+With ``--backend jax`` or ``--backend torch`` the keras_dbn contenders run on that
+Keras backend (``keras_dbn f32`` and ``keras_dbn bf16``; JAX compiles every step
+with XLA, PyTorch runs one step per call); scikit-learn and the floors, written in
+TensorFlow, are the same in every run, so the ratios compare across backends.
 
 Beside the floors, ``hardware limit`` is the epoch's FLOP count divided by the peak
 rate of one large product (4096 x 4096 x 4096, f32 and bf16) measured in the same run:
@@ -42,13 +48,21 @@ keras_dbn's figures need none (docs/performance.md, "Page faults").
 
 import argparse
 import os
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+BACKENDS = ("tensorflow", "jax", "torch")
+# The Keras backend is fixed when keras is imported: read --backend first.
+_backend = argparse.ArgumentParser(add_help=False)
+_backend.add_argument("--backend", choices=BACKENDS)
+os.environ["KERAS_BACKEND"] = _backend.parse_known_args(sys.argv[1:])[0].backend or os.environ.get("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+from keras import ops  # noqa: E402
 
 from keras_dbn import RBM  # noqa: E402
 
@@ -70,6 +84,8 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (>= 3 for min/median)")
     parser.add_argument("--ais-betas", type=int, default=0, help="AIS betas for the quality check (0: none)")
     parser.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
+    parser.add_argument("--backend", choices=BACKENDS, default=os.environ["KERAS_BACKEND"],
+                        help="Keras backend of the keras_dbn contenders (default: KERAS_BACKEND or tensorflow)")
     parser.add_argument("--quick", action="store_true", help="6000 random rows, 3 repeats: < 1 minute")
     args = parser.parse_args(argv)
     if args.quick:
@@ -257,7 +273,7 @@ def quality(models, x, test, ais_betas):
     scores = {}
     for name, (rbm, epochs) in models.items():
         scored = float32_copy(rbm)
-        mse = float(np.mean((scored.reconstruct(test).numpy() - test) ** 2))
+        mse = float(np.mean((ops.convert_to_numpy(scored.reconstruct(test)) - test) ** 2))
         loglik = None
         if ais_betas:
             try:
@@ -284,7 +300,8 @@ def main(argv=None):
     x, test = load(args)
     rows, n_visible = x.shape
     print(f"Data: {'random binary' if not args.data else args.data}, {rows} x {n_visible}; RBM {n_visible}-{args.hidden}, CD-1")
-    print(f"TF {tf.__version__}, Keras {keras.__version__}, devices: {[d.device_type for d in tf.config.list_logical_devices()]}")
+    print(f"Keras {keras.__version__} on {keras.backend.backend()}; TF {tf.__version__} (floors), "
+          f"devices: {[d.device_type for d in tf.config.list_logical_devices()]}")
     print(f"Memory allocator: {allocator()}")
     ratios, models = {}, {}
     for batch_size in args.batch_sizes:
@@ -293,14 +310,17 @@ def main(argv=None):
             contenders["sklearn BernoulliRBM"] = SklearnContender(x, args.hidden, batch_size, args.epochs)
         f32 = FitContender(x, args.hidden, batch_size, args.epochs)
         contenders["keras_dbn f32"] = f32
-        contenders["keras_dbn f32 XLA"] = FitContender(x, args.hidden, batch_size, args.epochs, jit_compile=True)
-        if batch_size == args.batch_sizes[0]:
+        tensorflow = keras.backend.backend() == "tensorflow"
+        if tensorflow:
+            contenders["keras_dbn f32 XLA"] = FitContender(x, args.hidden, batch_size, args.epochs, jit_compile=True)
+        if tensorflow and batch_size == args.batch_sizes[0]:
             contenders["keras_dbn f32 spe=1"] = FitContender(x, args.hidden, batch_size, args.epochs, steps_per_execution=1)
         bf16 = FitContender(x, args.hidden, batch_size, args.epochs, dtype="mixed_bfloat16")
         contenders["keras_dbn bf16"] = bf16
-        contenders["keras_dbn bf16 XLA"] = FitContender(
-            x, args.hidden, batch_size, args.epochs, dtype="mixed_bfloat16", jit_compile=True
-        )
+        if tensorflow:
+            contenders["keras_dbn bf16 XLA"] = FitContender(
+                x, args.hidden, batch_size, args.epochs, dtype="mixed_bfloat16", jit_compile=True
+            )
         contenders["floor f32"] = matmul_floor(x, args.hidden, batch_size, args.epochs, "float32")
         contenders["floor f32 overlapped"] = matmul_floor(x, args.hidden, batch_size, args.epochs, "float32", False)
         contenders["floor bf16"] = matmul_floor(x, args.hidden, batch_size, args.epochs, "bfloat16")

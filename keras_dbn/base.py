@@ -12,14 +12,14 @@ a known input signature. Subclasses set ``visible`` (the unit type of the input)
 and the property ``n_visible``.
 """
 
-import contextlib
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_dbn import data, validation
+from keras_dbn import backend, data, validation
 from keras_dbn.callbacks import DivergenceGuard, StepProgbarLogger
 
 
@@ -33,10 +33,10 @@ class ReplicaSeedGenerator(keras.random.SeedGenerator):
 
     def next(self, ordered=True):
         seed = super().next(ordered)
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync == 1:
+        replica, replicas = backend.replica()
+        if replicas == 1:
             return seed
-        replica = ops.cast(context.replica_id_in_sync_group, seed.dtype)
+        replica = ops.cast(replica, seed.dtype)
         return seed + ops.stack([replica * 0x61C88647, ops.zeros_like(replica)])
 
 
@@ -51,8 +51,7 @@ class CheckedModel(keras.Model):
 
     def strategy_scope(self):
         """The scope of the tf.distribute strategy the model was created under, unless it is current."""
-        strategy = self.distribute_strategy
-        return contextlib.nullcontext() if strategy is tf.distribute.get_strategy() else strategy.scope()
+        return backend.strategy_scope(getattr(self, "distribute_strategy", None))
 
     def _check(self, x, name):
         """Validates array data against the input units and builds the model on first sight."""
@@ -106,10 +105,17 @@ class CheckedModel(keras.Model):
         The artifact needs neither Keras nor keras_dbn to run: a TF SavedModel's
         ``serve`` endpoint returns the same outputs as calling the model.
         ``format`` may be ``"tf_saved_model"``, ``"onnx"`` (needs the ``onnx``
-        extra) or ``"litert"`` (TFLite). No prior call is needed.
+        extra) or ``"litert"`` (TFLite). No prior call is needed. Keras exports
+        SavedModels from TensorFlow and JAX, ONNX from TensorFlow and PyTorch
+        (JAX needs ``jax2onnx``), LiteRT from TensorFlow (docs/backends.md).
         """
         if not self.built:
             raise ValueError(f"Build or fit the {type(self).__name__} before exporting it.")
+        if format == "tf_saved_model" and backend.name() == "torch":
+            raise ValueError(
+                "Exporting a TF SavedModel needs the TensorFlow or JAX backend; on PyTorch, "
+                "export with format='onnx' (this process runs Keras on torch)."
+            )
         input_signature = input_signature or [keras.InputSpec(shape=(None, self.n_visible), dtype="float32")]
         return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
@@ -141,12 +147,27 @@ class UnsupervisedModel(CheckedModel):
             metric.update_state(diagnostics[metric.name])
         return {m.name: m.result() for m in self.metrics}
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        """One step of the learning rule. JAX's trainer passes ``(state, data)`` and takes ``(logs, state)``."""
+        if backend.name() != "jax":
+            return self._train_step(*args)
+        groups = [self.trainable_variables, self.non_trainable_variables, self.optimizer.variables, self.metrics_variables]
+        return backend.stateless_step(self._train_step, groups, *args)
+
+    def _train_step(self, data):
         gradients, diagnostics = self.contrastive_divergence(self._batch(data))
-        self.optimizer.apply(gradients, self.trainable_variables)
+        with backend.no_grad():
+            self.optimizer.apply(gradients, self.trainable_variables)
         return self._record(diagnostics)
 
-    def test_step(self, data):
+    def test_step(self, *args):
+        """The diagnostics of one batch; chains do not advance (``(state, data)`` on JAX, as `train_step`)."""
+        if backend.name() != "jax":
+            return self._test_step(*args)
+        groups = [self.trainable_variables, self.non_trainable_variables, self.metrics_variables]
+        return backend.stateless_step(self._test_step, groups, *args)
+
+    def _test_step(self, data):
         _, diagnostics = self.contrastive_divergence(self._batch(data), update_chains=False)
         return self._record(diagnostics)
 
@@ -157,13 +178,16 @@ class UnsupervisedModel(CheckedModel):
         `STEPS_PER_EXECUTION` steps per traced call: a CD step is a few small
         matrix products, and one call per batch would cost about as much again.
         Callbacks then see batch ends only every ``steps_per_execution``
-        batches (pass 1 for each). Under a `tf.distribute` strategy it is 1,
-        where Keras 3 fails to run several steps per call. ``jit_compile`` keeps
+        batches (pass 1 for each). Under a `tf.distribute` strategy and on
+        PyTorch it is 1: Keras 3 runs one step per call there. ``jit_compile`` keeps
         Keras' ``"auto"``: XLA on accelerators, off on CPUs (docs/performance.md).
         """
         if steps_per_execution is None:
-            distributed = tf.distribute.has_strategy() or self.distribute_strategy is not tf.distribute.get_strategy()
-            steps_per_execution = 1 if distributed else STEPS_PER_EXECUTION
+            distributed = backend.has_strategy(getattr(self, "distribute_strategy", None))
+            steps_per_execution = 1 if distributed or backend.name() == "torch" else STEPS_PER_EXECUTION
+        elif steps_per_execution > 1 and backend.name() == "torch":
+            warnings.warn(f"Keras runs one step per call on PyTorch: steps_per_execution={steps_per_execution} is ignored.")
+            steps_per_execution = 1
         super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
 
     def compile_from_config(self, config):
@@ -177,8 +201,25 @@ class UnsupervisedModel(CheckedModel):
 
         See `keras_dbn.data.array_batches`; needs a compiled model.
         """
-        step_count = lambda: int(ops.convert_to_numpy(self.optimizer.iterations))  # noqa: E731
-        return data.array_batches(x, batch_size, shuffle=shuffle, seed=self.shuffle_seed, epoch_key=step_count)
+        return data.array_batches(x, batch_size, shuffle=shuffle, seed=self.shuffle_seed, epoch_key=self._step_count)
+
+    def _step_count(self):
+        if getattr(self, "_epoch_start_step", None) is not None:
+            return self._epoch_start_step
+        return int(ops.convert_to_numpy(self.optimizer.iterations))
+
+    def _recording_epoch_start_step(self, callbacks):
+        """``callbacks`` plus one recording the step count whenever an epoch may start.
+
+        JAX's trainer detaches the variables' values during an epoch, when the
+        next epoch's batches are drawn; the count is read where they are attached
+        (after `keras.callbacks.BackupAndRestore` restored them).
+        """
+        def record(*_):
+            self._epoch_start_step = None
+            self._epoch_start_step = self._step_count()
+
+        return list(callbacks) + [keras.callbacks.LambdaCallback(on_train_begin=record, on_epoch_end=record)]
 
     def fit(self, x=None, y=None, batch_size=None, shuffle=True, validation_split=0.0, **kwargs):
         """Trains on ``x`` (labels are not used). See `keras.Model.fit`.
@@ -199,8 +240,12 @@ class UnsupervisedModel(CheckedModel):
                 cut = int(len(x) * (1.0 - validation_split))
                 x, kwargs["validation_data"] = x[:cut], x[cut:]
             x, batch_size = self.fit_batches(x, batch_size or 32, shuffle=bool(shuffle)), None
-        # Datasets shuffle themselves (ours does, per epoch).
-        return self._guarded_fit(x, None, batch_size=batch_size, shuffle=False, **kwargs)
+            if backend.name() == "jax":
+                kwargs["callbacks"] = self._recording_epoch_start_step(kwargs["callbacks"])
+        try:  # datasets shuffle themselves (ours does, per epoch)
+            return self._guarded_fit(x, None, batch_size=batch_size, shuffle=False, **kwargs)
+        finally:
+            self._epoch_start_step = None
 
     def evaluate(self, x=None, y=None, **kwargs):
         """Reports the diagnostics on ``x`` (labels are not used); chains do not advance."""

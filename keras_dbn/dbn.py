@@ -8,8 +8,9 @@ import warnings
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
-from keras_dbn import units as units_lib, validation
+from keras_dbn import backend, units as units_lib, validation
 from keras_dbn.base import CheckedModel
 from keras_dbn.rbm import RBM
 
@@ -276,15 +277,16 @@ class DBN(CheckedModel):
         """Copies the pretrained weights into the generative model (and, from a top RBM with
         labels, into the recognition path's top RBM)."""
         top = self.generative[-1]
+        # Copies (ops.copy): on JAX two variables must not share one buffer.
         for rbm, copy in zip(self.rbms, self.generative):
             if copy is not top or not self.label_units:
                 for name in ("kernel", "hidden_bias", "visible_bias"):
-                    getattr(copy, name).assign(getattr(rbm, name))
+                    getattr(copy, name).assign(ops.copy(getattr(rbm, name)))
         if self.label_units:
             width = self.rbms[-1].n_visible
-            self.rbms[-1].kernel.assign(top.kernel[:width])
-            self.rbms[-1].hidden_bias.assign(top.hidden_bias)
-            self.rbms[-1].visible_bias.assign(top.visible_bias[:width])
+            self.rbms[-1].kernel.assign(ops.copy(top.kernel[:width]))
+            self.rbms[-1].hidden_bias.assign(ops.copy(top.hidden_bias))
+            self.rbms[-1].visible_bias.assign(ops.copy(top.visible_bias[:width]))
         self.labelled.assign(int(labelled))
 
     def _layer_input(self, x, below, i, batch_size, trainee):
@@ -296,6 +298,8 @@ class DBN(CheckedModel):
                 batch = layer(batch)
             return batch
 
+        if isinstance(x, (tf.data.Dataset, np.memmap)):
+            backend.require_tensorflow("Pretraining on a memory map or tf.data.Dataset (streamed through the lower RBMs)")
         if isinstance(x, tf.data.Dataset):
             return x.map(lambda *batch: upward(batch[0]))
         if isinstance(x, np.memmap):
@@ -311,7 +315,7 @@ class DBN(CheckedModel):
         ``y`` as the top RBM's labels when they are integer classes).
         """
         x = self._checked_fit_inputs(x, kwargs)
-        if self.pretrain_epochs and (not self.built or not int(self.pretrained.numpy())):
+        if self.pretrain_epochs and (not self.built or not int(ops.convert_to_numpy(self.pretrained))):
             part = unlabelled_training_part(x, kwargs.get("validation_split"))
             sparse = isinstance(part, np.ndarray) and isinstance(y, np.ndarray) and y.ndim == 1
             self.pretrain(
@@ -395,11 +399,11 @@ class DBN(CheckedModel):
             v = top.sample(len(initial), gibbs_steps=gibbs_steps, initial=initial, mean=not below and mean, clamp=clamp)
         h = v[:, : top.n_visible - self.label_units]
         for rbm in reversed(below):
-            h = keras.ops.convert_to_numpy(rbm.sample_visible(h, mean=mean and rbm is below[0]))
+            h = ops.convert_to_numpy(rbm.sample_visible(h, mean=mean and rbm is below[0]))
         return h
 
     def _require_labelled(self, purpose):
-        if not self.label_units or not int(self.labelled.numpy()):
+        if not self.label_units or not int(ops.convert_to_numpy(self.labelled)):
             raise ValueError(f"{purpose} with labels needs a DBN pretrained with labels: dbn.pretrain(x, y=labels).")
 
     def predict_generative(self, x, batch_size=1024):
@@ -425,7 +429,7 @@ class DBN(CheckedModel):
         energies = []
         for label in np.eye(self.label_units, dtype="float32"):
             joint = np.concatenate([features, np.broadcast_to(label, (len(features), self.label_units))], axis=1)
-            energies.append(np.concatenate([top.free_energy(joint[i : i + batch_size]) for i in range(0, len(joint), batch_size)]))
+            energies.append(np.concatenate([ops.convert_to_numpy(top.free_energy(joint[i : i + batch_size])) for i in range(0, len(joint), batch_size)]))
         return np.argmin(np.stack(energies, axis=1), axis=1)
 
     # --------------------------------------------------------------- config

@@ -31,10 +31,9 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from keras_dbn import units as units_lib, validation
+from keras_dbn import backend, units as units_lib, validation
 from keras_dbn.rbm import RBM
 
 #: Largest number of binary units `exact_log_partition` enumerates (2**20 states).
@@ -66,10 +65,11 @@ def _check_rbm(rbm):
 
 def _parameters(rbm, dtype):
     """``(kernel, hidden_bias, visible_bias)`` as tensors of ``dtype``."""
-    return tuple(ops.cast(w, dtype) for w in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
+    return tuple(ops.cast(ops.stop_gradient(w), dtype) for w in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
 
 
 # ---------------------------------------------------------------- exact
+@backend.float64
 def exact_log_partition(rbm):
     """The exact log partition function ``log Z`` of a small RBM, by enumeration.
 
@@ -112,7 +112,7 @@ def exact_log_partition(rbm):
     for start in range(0, num_states, _STATES_PER_BATCH):
         states = ops.convert_to_tensor(unit.states(n, start, min(start + _STATES_PER_BATCH, num_states)))
         # -F(states), the other layer summed out.
-        free_energy = units_lib.free_energy(unit, other, states, ops.matmul(states, weights) + other_bias, bias, other_bias)
+        free_energy = units_lib.free_energy(unit, other, states, backend.matmul(states, weights) + other_bias, bias, other_bias)
         chunks.append(ops.logsumexp(-free_energy))
     return float(ops.logsumexp(ops.stack(chunks)))
 
@@ -154,6 +154,7 @@ def _base_rate_biases(rbm, data):
     return rbm.visible.base_rate_bias(rbm.n_visible, data)
 
 
+@backend.float64
 def ais_log_partition(rbm, num_chains=100, num_betas=10000, seed=None, data=None):
     """Estimates ``log Z`` of an RBM by Annealed Importance Sampling.
 
@@ -166,7 +167,7 @@ def ais_log_partition(rbm, num_chains=100, num_betas=10000, seed=None, data=None
     beta its log-weight gains ``log p*_k(v) - log p*_{k-1}(v)`` (the unnormalised
     marginals with the hidden layer summed out, every beta-dependent term
     included, in float64), then one Gibbs sweep of the intermediate RBM moves it.
-    The whole annealing loop runs in one traced `tf.function` over all chains.
+    The whole annealing loop is compiled once (`keras_dbn.backend.compiled`) over all chains.
 
     AIS estimates ``Z`` without bias, so ``log Z`` is underestimated on average
     (and log-likelihoods overestimated) when the chains mix poorly: compare the
@@ -228,16 +229,17 @@ def _annealed_log_weights(rbm, base_bias, betas, num_chains, seed):
         visible_pre = (1.0 - beta) * base_bias32 + beta * (ops.matmul(h, ops.transpose(kernel)) + visible_bias)
         return visible.sample(visible_pre, seed_generator), log_w
 
-    @tf.function  # jit_compile=True measured no faster on CPU: the products dominate
     def anneal():
         v = visible.sample(ops.repeat(base_bias32, num_chains, axis=0), seed_generator)
         log_w = ops.zeros((num_chains,), "float64")
-        return ops.fori_loop(1, len(betas), anneal_step, (v, log_w))[1]
+        return backend.fori_loop(1, len(betas), anneal_step, (v, log_w), [seed_generator.state])[1]
 
-    return ops.convert_to_numpy(anneal())
+    # On TensorFlow jit_compile=True measured no faster on CPU: the products dominate.
+    return ops.convert_to_numpy(backend.compiled(anneal, [seed_generator.state])())
 
 
 # ----------------------------------------------------------- likelihoods
+@backend.float64
 def log_likelihood(rbm, x, log_z):
     """Mean log-likelihood ``mean(-F(x)) - log Z`` of the rows of ``x``, in nats.
 
@@ -257,6 +259,7 @@ def log_likelihood(rbm, x, log_z):
     return float(-free_energy.mean() - float(log_z))
 
 
+@backend.float64
 def pseudo_log_likelihood(rbm, x):
     """Mean pseudo-log-likelihood ``sum_i log p(v_i | v_-i)`` of binary data, over all bits.
 
@@ -284,12 +287,12 @@ def pseudo_log_likelihood(rbm, x):
     for start in range(0, len(x), rows):
         v = ops.convert_to_tensor(np.asarray(x[start : start + rows], "float64"))
         flip = 1.0 - 2.0 * v  # +1 turns a 0 on, -1 turns a 1 off
-        hidden_pre = ops.matmul(v, kernel) + hidden_bias
+        hidden_pre = backend.matmul(v, kernel) + hidden_bias
         free_energy = units_lib.free_energy(rbm.visible, rbm.hidden, v, hidden_pre, visible_bias, hidden_bias)
         # Row r, bit i flipped: v + flip_i e_i and hidden input + flip_i W_i.
         flipped = v[:, None, :] + flip[:, :, None] * ops.eye(n, dtype="float64")
         flipped_pre = hidden_pre[:, None, :] + flip[:, :, None] * kernel
         flipped_energy = units_lib.free_energy(rbm.visible, rbm.hidden, flipped, flipped_pre, visible_bias, hidden_bias)
-        log_sigmoid = -ops.softplus(free_energy[:, None] - flipped_energy)
+        log_sigmoid = -backend.softplus(free_energy[:, None] - flipped_energy)
         total += float(ops.sum(log_sigmoid))
     return total / len(x)

@@ -4,10 +4,9 @@ import random
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from keras_dbn import units as units_lib, validation
+from keras_dbn import backend, units as units_lib, validation
 from keras_dbn.base import ReplicaSeedGenerator, UnsupervisedModel
 
 
@@ -58,7 +57,9 @@ class RBM(UnsupervisedModel):
         visible_bias_initializer: initializer of `visible_bias`.
         kernel_regularizer: regularizer on `kernel` only, e.g.
             ``keras.regularizers.L2(1e-4)`` for L2 weight decay.
-        seed: seed of the model's `keras.random.SeedGenerator`.
+        seed: seed of the model's `keras.random.SeedGenerator`, of its shuffle
+            and of the default kernel initializer: the same seed gives the same
+            run (on any one backend).
         **kwargs: `keras.Model` arguments (``name``, ``dtype``...).
 
     Example:
@@ -92,7 +93,7 @@ class RBM(UnsupervisedModel):
         if sparsity_cost < 0:
             raise ValueError(f"`sparsity_cost` must be >= 0, got {sparsity_cost!r}.")
         self.sparsity_target, self.sparsity_cost = sparsity_target, float(sparsity_cost)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer or keras.initializers.RandomNormal(stddev=0.01))
+        self.kernel_initializer = keras.initializers.get(kernel_initializer or keras.initializers.RandomNormal(stddev=0.01, seed=seed))
         self.hidden_bias_initializer = keras.initializers.get(hidden_bias_initializer)
         self.visible_bias_initializer = keras.initializers.get(visible_bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -135,9 +136,10 @@ class RBM(UnsupervisedModel):
     def metrics(self):
         return [self.reconstruction_tracker, self.free_energy_gap_tracker]
 
-    def _weights(self):
-        """``(kernel, hidden_bias, visible_bias)`` cast to the compute dtype."""
-        return tuple(ops.cast(w, self.compute_dtype) for w in (self.kernel, self.hidden_bias, self.visible_bias))
+    def _weights(self, weights=None, dtype=None):
+        """``(kernel, hidden_bias, visible_bias)`` (or ``weights``) cast to the compute dtype (or ``dtype``)."""
+        weights = weights or (self.kernel, self.hidden_bias, self.visible_bias)
+        return tuple(ops.cast(w, dtype or self.compute_dtype) for w in weights)
 
     def _hidden_pre(self, v, weights=None):
         """``b + vW``; ``weights`` (from `_weights`) saves casting them again."""
@@ -155,13 +157,11 @@ class RBM(UnsupervisedModel):
     def _as_tensor(self, x, name):
         return ops.convert_to_tensor(self._check(x, name), dtype=self.compute_dtype)
 
-    def _free_energy(self, v, hidden_pre):
+    def _free_energy(self, v, hidden_pre, weights=None):
         """`keras_dbn.units.free_energy` from ``hidden_pre`` = b + vW, in the variable dtype."""
         dtype = self.variable_dtype
-        return units_lib.free_energy(
-            self.visible, self.hidden, ops.cast(v, dtype), ops.cast(hidden_pre, dtype),
-            ops.cast(self.visible_bias, dtype), ops.cast(self.hidden_bias, dtype),
-        )
+        _, hidden_bias, visible_bias = self._weights(weights, dtype)
+        return units_lib.free_energy(self.visible, self.hidden, ops.cast(v, dtype), ops.cast(hidden_pre, dtype), visible_bias, hidden_bias)
 
     def free_energy(self, v):
         """The free energy ``F(v) = -log sum_h exp(-E(v, h))`` of each row of ``v``.
@@ -178,10 +178,12 @@ class RBM(UnsupervisedModel):
         v = self._as_tensor(v, "visible data")
         return self._free_energy(v, self._hidden_pre(v))
 
+    @backend.without_gradients
     def sample_hidden(self, v):
         """Draws ``h ~ p(h | v)`` for each row of ``v``; returns a tensor (batch, units)."""
         return self.hidden.sample(self._hidden_pre(self._as_tensor(v, "visible data")), self.seed_generator)
 
+    @backend.without_gradients
     def sample_visible(self, h, mean=False):
         """Draws ``v ~ p(v | h)`` for each row of ``h`` (or, with ``mean=True``, returns ``E[v | h]``).
 
@@ -194,6 +196,7 @@ class RBM(UnsupervisedModel):
         pre = self._visible_pre(ops.convert_to_tensor(h, dtype=self.compute_dtype))
         return self.visible.mean(pre) if mean else self.visible.sample(pre, self.seed_generator)
 
+    @backend.without_gradients
     def reconstruct(self, v):
         """The deterministic one-step reconstruction ``E[v | h = E[h | v]]``.
 
@@ -232,9 +235,10 @@ class RBM(UnsupervisedModel):
             for _ in range(steps - 1):
                 state = step(state)
         else:
-            state = ops.fori_loop(1, steps, lambda i, s: step(s), state)
+            state = backend.fori_loop(1, steps, lambda i, s: step(s), state, [self.seed_generator.state])
         return state[0], first, state[1]
 
+    @backend.without_gradients
     def gibbs(self, v, steps=1):
         """Runs ``steps`` block-Gibbs steps (v -> h -> v) from ``v``.
 
@@ -279,7 +283,8 @@ class RBM(UnsupervisedModel):
         if mask.shape != (self.n_visible,):
             raise ValueError(f"`clamp` must be a boolean mask of shape ({self.n_visible},), got shape {mask.shape}.")
         if not hasattr(self, "_sample_fn"):
-            self._sample_fn = tf.function(lambda v, k, m: self._chain(v, k, clamp=(m, v))[::2], reduce_retracing=True)
+            chain = lambda v, k, m: self._chain(v, k, clamp=(m, v))[::2]  # noqa: E731
+            self._sample_fn = backend.compiled(chain, self.variables, static_argnums=(1,))
         states, means = self._sample_fn(initial, steps, ops.convert_to_tensor(mask))
         return ops.convert_to_numpy(means if mean else states)
 
@@ -289,8 +294,8 @@ class RBM(UnsupervisedModel):
         ``mean F(v_data) - mean F(v_model)``, with ``v_model`` from `cd_k` steps
         started at the data (CD) or at the persistent chains (PCD) and held
         fixed, plus the weight-decay and sparsity penalties, differentiated by
-        `tf.GradientTape`: the data statistics minus the model statistics of
-        whatever unit types the RBM has.
+        the backend's automatic differentiation: the data statistics minus the
+        model statistics of whatever unit types the RBM has.
 
         Args:
             v_data: a batch of visible data, a tensor ``(batch, n_visible)``.
@@ -301,36 +306,40 @@ class RBM(UnsupervisedModel):
             hidden_bias, visible_bias]`` (float32, ready for ``optimizer.apply``)
             and a dict with ``reconstruction_error`` and ``free_energy_gap``.
         """
-        variables = [self.kernel, self.hidden_bias, self.visible_bias]
-        with tf.GradientTape() as tape:
-            weights = self._weights()
+
+        def loss(*variables):
+            weights = self._weights(variables)
             data_pre = self._hidden_pre(v_data, weights)
-            v_model, reconstruction = self._negative_phase(v_data, ops.stop_gradient(data_pre), weights, update_chains)
+            v_model, reconstruction = self._negative_phase(v_data, ops.stop_gradient(data_pre), weights)
             v_model = ops.stop_gradient(v_model)
             # Weights cast anew, so under bfloat16 the two terms' gradients meet in float32.
-            model_pre = self._hidden_pre(v_model)
-            gap = ops.mean(self._free_energy(v_data, data_pre)) - ops.mean(self._free_energy(v_model, model_pre))
-            loss = gap + self._penalty(data_pre)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync  # the optimizer sums replicas' gradients
-        gradients = [g / replicas for g in tape.gradient(loss, variables)]
+            model_pre = self._hidden_pre(v_model, self._weights(variables))
+            data_energy, model_energy = self._free_energy(v_data, data_pre, variables), self._free_energy(v_model, model_pre, variables)
+            gap = ops.mean(data_energy) - ops.mean(model_energy)
+            return gap + self._penalty(data_pre, variables[0]), (gap, v_model, reconstruction)
+
+        variables = [self.kernel, self.hidden_bias, self.visible_bias]
+        _, (gap, v_model, reconstruction), gradients = backend.value_and_gradients(loss, variables)
+        if self.persistent and update_chains:
+            self.persistent_chains.assign(ops.cast(v_model, self.persistent_chains.dtype))
+        replicas = backend.num_replicas()  # the optimizer sums replicas' gradients
+        gradients = [g / replicas for g in gradients]
         error = ops.mean(ops.square(ops.cast(v_data, "float32") - ops.cast(reconstruction, "float32")))
         return gradients, {"reconstruction_error": error, "free_energy_gap": gap}
 
-    def _negative_phase(self, v_data, data_pre, weights, update_chains):
+    def _negative_phase(self, v_data, data_pre, weights):
         """The model samples and the data's one-step reconstruction ``E[v | h ~ p(h | v_data)]``."""
         sample = self.negative_phase == "gibbs"
         if not self.persistent:
             v_model, reconstruction, _ = self._chain(v_data, self.cd_k, sample, weights, data_pre)
             return v_model, reconstruction
         v_model = self._chain(ops.cast(self.persistent_chains, self.compute_dtype), self.cd_k, sample, weights)[0]
-        if update_chains:
-            self.persistent_chains.assign(ops.cast(v_model, self.persistent_chains.dtype))
         h = self.hidden.sample(data_pre, self.seed_generator)
         return v_model, self.visible.mean(self._visible_pre(h, weights))
 
-    def _penalty(self, data_pre):
+    def _penalty(self, data_pre, kernel):
         """Weight decay (``kernel_regularizer``) and the sparsity penalty, as a loss."""
-        penalty = 0.0 if self.kernel_regularizer is None else self.kernel_regularizer(self.kernel)
+        penalty = 0.0 if self.kernel_regularizer is None else self.kernel_regularizer(kernel)
         if self.sparsity_target is not None and self.sparsity_cost > 0:
             # Hinton's guide, section 11: each unit's total input gets the gradient
             # cost * (q - target), q its mean activation over the batch.

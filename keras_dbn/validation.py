@@ -10,6 +10,9 @@ import contextlib
 
 import numpy as np
 import tensorflow as tf
+from keras import ops
+
+from keras_dbn import backend
 
 # Rows checked per pass, so a memory-mapped array larger than memory is never read whole.
 _CHUNK_ROWS = 8192
@@ -17,9 +20,7 @@ _CHUNK_ROWS = 8192
 
 def is_array_like(x):
     """Whether ``x`` is data we check eagerly (numpy arrays, lists, eager tensors)."""
-    return isinstance(x, (np.ndarray, list, tuple)) or (
-        tf.is_tensor(x) and not isinstance(x, tf.SparseTensor) and hasattr(x, "numpy")
-    )
+    return isinstance(x, (np.ndarray, list, tuple)) or backend.is_eager_tensor(x)
 
 
 def check_array(x, units=None, n_features=None, name="input", copy_dtype="float32"):
@@ -41,8 +42,8 @@ def check_array(x, units=None, n_features=None, name="input", copy_dtype="float3
         ValueError: empty input, wrong rank, wrong feature count, non-numeric
             dtype, NaN or infinite values, or values outside the units' support.
     """
-    if tf.is_tensor(x):
-        x = x.numpy()
+    if backend.is_eager_tensor(x):
+        x = ops.convert_to_numpy(x)
     if not isinstance(x, np.ndarray):
         try:
             x = np.asarray(x)
@@ -173,13 +174,29 @@ def feature_width(dataset):
 
 @contextlib.contextmanager
 def restore_on_bad_batch(model):
-    """Turns a batch rejected by `check_dataset` into a ``ValueError``, weights restored."""
-    weights = model.get_weights()
+    """Turns a batch rejected by `check_dataset` into a ``ValueError``, weights restored.
+
+    On JAX, whose trainer detaches every variable's value during `fit`, any
+    exception puts back the values from before `fit` (weights, optimizer, metrics).
+    """
+    variables = backend.fit_state(model)
+    values = [ops.convert_to_numpy(v) for v in variables]
+
+    def restore():
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+
     try:
         yield
     except tf.errors.OpError as err:
         if _BAD_BATCH not in str(err):
+            if backend.name() == "jax":
+                restore()
             raise
-        model.set_weights(weights)
+        restore()
         reason = str(err).split(_BAD_BATCH, 1)[1].split("\n", 1)[0]
         raise ValueError(f"Bad training data: {reason} The weights were left as they were before fit().") from None
+    except BaseException:
+        if backend.name() == "jax":
+            restore()
+        raise

@@ -3,6 +3,7 @@
 import math
 
 import matplotlib.pyplot as plt
+import keras
 import numpy as np
 
 
@@ -81,7 +82,7 @@ def plot_filters(rbm, max_filters=100, image_shape=None, path=None):
     rbm = rbm.rbms[0] if hasattr(rbm, "rbms") else rbm
     if not rbm.built:
         raise ValueError(f"{rbm.name} has no weights yet: build or fit it before plotting its filters.")
-    kernel = np.asarray(rbm.kernel)[:, :max_filters].T
+    kernel = keras.ops.convert_to_numpy(rbm.kernel)[:, :max_filters].T
     picture = tile_images(kernel, image_shape, normalize=True)
     return _show(picture, f"{kernel.shape[0]} filters of {rbm.name}", path)
 

@@ -79,7 +79,7 @@ def test_fit_trains_or_rejects_with_a_named_problem(x, unit_name):
     if expected_valid(x, unit_name):
         rbm.fit(x, epochs=1, batch_size=4, verbose=0)
         assert all(np.isfinite(w).all() for w in rbm.get_weights())
-        assert np.asarray(rbm(x)).shape == (len(x), 3)
+        assert keras.ops.convert_to_numpy(rbm(x)).shape == (len(x), 3)
     else:
         _assert_rejected_cleanly(rbm, lambda: rbm.fit(x, epochs=1, verbose=0), before)
         _assert_rejected_cleanly(rbm, lambda: rbm(x), before)

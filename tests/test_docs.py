@@ -26,6 +26,7 @@ API_PAGES = {
     "viz": ["keras_dbn.viz"],
     "saving": ["keras_dbn.saving"],
     "data": ["keras_dbn.data"],
+    "backend": ["keras_dbn.backend"],
 }
 
 

@@ -93,7 +93,7 @@ def test_call_and_conditionals_match_numpy(patterns):
     _train(rbm, patterns, epochs=3)
     w, b, a = (np.asarray(t, "float64") for t in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
     sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
-    np.testing.assert_allclose(rbm(patterns), sigmoid(patterns @ w + b), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(rbm(patterns)), sigmoid(patterns @ w + b), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
         rbm.reconstruct(patterns), sigmoid(sigmoid(patterns @ w + b) @ w.T + a), rtol=1e-5, atol=1e-6
     )
@@ -128,7 +128,7 @@ def test_functional_api_composition_shares_weights(patterns):
     _train(rbm, patterns, epochs=2)  # standalone unsupervised training...
     after = classifier.predict(patterns, verbose=0)
     assert not np.allclose(before, after)  # ...changes the outer model
-    np.testing.assert_allclose(classifier.layers[1](patterns), rbm(patterns))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(classifier.layers[1](patterns)), keras.ops.convert_to_numpy(rbm(patterns)))
     classifier.compile("adam", "sparse_categorical_crossentropy")
     kernel = np.array(rbm.kernel)
     classifier.fit(patterns, np.arange(120) % 3, epochs=1, verbose=0)
@@ -161,8 +161,8 @@ def test_keras_file_round_trip_restores_outputs_and_training_continues(patterns,
     loaded = keras.saving.load_model(path)
     for name in ("kernel", "hidden_bias", "visible_bias", "persistent_chains"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(rbm, name))
-    np.testing.assert_array_equal(loaded(patterns), rbm(patterns))
-    np.testing.assert_array_equal(loaded.free_energy(patterns), rbm.free_energy(patterns))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(patterns)), keras.ops.convert_to_numpy(rbm(patterns)))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded.free_energy(patterns)), keras.ops.convert_to_numpy(rbm.free_energy(patterns)))
     assert loaded.optimizer.iterations.numpy() == rbm.optimizer.iterations.numpy()
     loaded.fit(patterns, epochs=1, batch_size=10, verbose=0)
     assert not np.allclose(loaded.kernel, rbm.kernel)
@@ -173,7 +173,7 @@ def test_mixed_precision_keeps_float32_variables(patterns):
     history = _train(rbm, patterns, epochs=3)
     assert rbm.kernel.dtype == "float32" and rbm.compute_dtype == "bfloat16"
     assert np.isfinite(history.history["reconstruction_error"]).all()
-    assert np.asarray(rbm.free_energy(patterns)).dtype == np.float32
+    assert keras.ops.convert_to_numpy(rbm.free_energy(patterns)).dtype == np.float32
 
 
 def test_divergence_stops_with_a_message_and_keeps_finite_weights():
@@ -200,8 +200,8 @@ def test_extreme_weights_and_inputs_stay_finite(visible):
     x = np.ones((4, 30), "float32") if visible == "bernoulli" else np.full((4, 30), 1e3, "float32")
     w, b, a = (np.asarray(t, "float64") for t in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
     energy_term = -x @ a if visible == "bernoulli" else 0.5 * ((x - a) ** 2).sum(1)
-    np.testing.assert_allclose(rbm.free_energy(x), energy_term - np.logaddexp(0, x @ w + b).sum(1), rtol=1e-5)
-    p = np.asarray(rbm(x))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(rbm.free_energy(x)), energy_term - np.logaddexp(0, x @ w + b).sum(1), rtol=1e-5)
+    p = keras.ops.convert_to_numpy(rbm(x))
     assert np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1
     for value in (rbm.reconstruct(x), rbm.gibbs(x, steps=3), rbm.sample(3, gibbs_steps=5)):
         assert np.isfinite(np.asarray(value)).all()
@@ -238,7 +238,7 @@ def test_mean_field_steps_move_halfway_from_the_first_step(patterns, cd_k):
 
 
 def _free_energy_gap(rbm, v_data, v_model):
-    return float(np.mean(rbm.free_energy(v_data)) - np.mean(rbm.free_energy(v_model)))
+    return float(np.mean(keras.ops.convert_to_numpy(rbm.free_energy(v_data))) - np.mean(keras.ops.convert_to_numpy(rbm.free_energy(v_model))))
 
 
 @pytest.mark.parametrize(
@@ -250,7 +250,7 @@ def test_one_deterministic_step_follows_the_gradient_of_the_reported_free_energy
     _twin_weights(rbm, 6, seed=1)
     v_data = patterns[:12]
     # The model samples of one mean-field step, computed with the units' own means.
-    hidden_mean = np.asarray(rbm(v_data), "float32")
+    hidden_mean = keras.ops.convert_to_numpy(rbm(v_data)).astype("float32")
     v_model = (0.5 * v_data + 0.5 * np.asarray(rbm.sample_visible(hidden_mean, mean=True))).astype("float32")
     gradients, _ = rbm.contrastive_divergence(keras.ops.convert_to_tensor(v_data))
     eps = 1e-2
@@ -297,3 +297,21 @@ def test_sample_starts_from_h_zero_for_every_hidden_unit_type(hidden):
     rbm.build((None, 6))
     samples = rbm.sample(5, gibbs_steps=3, mean=False)
     assert samples.shape == (5, 6) and set(np.unique(samples)) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("options", [dict(cd_k=1), dict(cd_k=6, persistent=True, num_chains=10)], ids=["cd1", "pcd6"])
+def test_same_seed_gives_the_same_run_and_the_sampler_moves_on_every_step(patterns, options):
+    def run():
+        rbm = RBM(4, seed=3, **options)
+        history = _train(rbm, patterns, epochs=3)
+        return rbm, history.history["free_energy_gap"]
+
+    (first, gaps), (second, same_gaps) = run(), run()
+    assert gaps == same_gaps
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # Each step draws fresh noise: training advanced the seed, and repeated draws differ.
+    state = keras.ops.convert_to_numpy(first.seed_generator.state)
+    assert not np.array_equal(state, keras.ops.convert_to_numpy(RBM(4, seed=3).seed_generator.state))
+    draws = [first.gibbs(patterns[:40], steps=6) for _ in range(2)] + [first.sample(40, gibbs_steps=6) for _ in range(2)]
+    assert not np.array_equal(draws[0], draws[1]) and not np.array_equal(draws[2], draws[3])

@@ -72,8 +72,8 @@ def test_persistent_chains_have_their_own_count_and_move(patterns):
 def test_sparsity_target_lowers_hidden_activation_toward_target(patterns):
     plain = fit(RBM(4, seed=0), patterns, epochs=8)
     sparse = fit(RBM(4, sparsity_target=0.05, sparsity_cost=1.0, seed=0), patterns, epochs=8)
-    plain_mean = float(np.mean(plain(patterns)))
-    sparse_mean = float(np.mean(sparse(patterns)))
+    plain_mean = float(np.mean(keras.ops.convert_to_numpy(plain(patterns))))
+    sparse_mean = float(np.mean(keras.ops.convert_to_numpy(sparse(patterns))))
     assert sparse_mean < plain_mean - 0.1, (plain_mean, sparse_mean)
     assert abs(sparse_mean - 0.05) < abs(plain_mean - 0.05)
 
@@ -135,6 +135,7 @@ def test_softmax_visible_samples_are_one_hot_and_learn_a_skewed_categorical():
     rng = np.random.default_rng(0)
     x = np.concatenate([np.eye(3)[rng.choice(3, 600, p=p)] for p in target], axis=1).astype("float32")
     rbm = fit(RBM(3, visible=units.Softmax(3), seed=0), x, epochs=15, learning_rate=0.05)
+    rbm = fit(rbm, x, epochs=10, learning_rate=0.01)  # smaller steps: less SGD noise at the end
 
     samples = rbm.sample(200, gibbs_steps=20, mean=False).reshape(200, 2, 3)
     assert set(np.unique(samples)) == {0.0, 1.0}
@@ -142,11 +143,12 @@ def test_softmax_visible_samples_are_one_hot_and_learn_a_skewed_categorical():
 
     # Exact model marginals: p(v) over the 9 states, from the free energy and exact log Z.
     states = np.array([np.concatenate(c) for c in itertools.product(np.eye(3), repeat=2)], "float32")
-    log_p = -np.asarray(rbm.free_energy(states), "float64") - evaluation.exact_log_partition(rbm)
+    log_p = -keras.ops.convert_to_numpy(rbm.free_energy(states)).astype("float64") - evaluation.exact_log_partition(rbm)
     p = np.exp(log_p)
     assert p.sum() == pytest.approx(1.0, abs=1e-5)
     marginals = (p[:, None] * states).sum(0).reshape(2, 3)
-    np.testing.assert_allclose(marginals, np.stack(target), atol=0.05)
+    # Maximum likelihood matches the data's own marginals (sampled from the targets).
+    np.testing.assert_allclose(marginals, x.reshape(-1, 2, 3).mean(0), atol=0.04)
 
 
 def test_relu_hidden_free_energy_is_the_stepped_sigmoid_sum():
@@ -159,14 +161,14 @@ def test_relu_hidden_free_energy_is_the_stepped_sigmoid_sum():
     pre = v.astype("float64") @ kernel + hidden_bias
     offsets = np.arange(100) + 0.5  # 100 binary copies with biases shifted by -0.5, -1.5, ...
     expected = -v @ visible_bias - reference.softplus(pre[:, :, None] - offsets).sum((1, 2))
-    np.testing.assert_allclose(rbm.free_energy(v), expected, rtol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(rbm.free_energy(v)), expected, rtol=1e-5)
 
 
 def test_relu_hidden_training_reduces_reconstruction_error():
     x = scaled_digits(500)[0]
     rbm = RBM(32, hidden="relu", seed=0)
     rbm.build((None, 64))
-    before = np.mean((rbm.reconstruct(x) - x) ** 2)
+    before = np.mean((keras.ops.convert_to_numpy(rbm.reconstruct(x)) - x) ** 2)
     fit(rbm, x, epochs=10, learning_rate=0.01)
-    after = np.mean((rbm.reconstruct(x) - x) ** 2)
+    after = np.mean((keras.ops.convert_to_numpy(rbm.reconstruct(x)) - x) ** 2)
     assert after < 0.5 * before, (before, after)
