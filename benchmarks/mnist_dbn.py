@@ -62,7 +62,7 @@ def parse_args(argv=None):
         help="fine-tune on images randomly shifted by up to 2 pixels (off by default: the task "
         "stays permutation-invariant)",
     )
-    parser.add_argument("--judge-epochs", type=int, default=3, help="epochs of the convnet judge")
+    parser.add_argument("--judge-epochs", type=int, default=5, help="epochs of the convnet judge (5 reach 99%%)")
     parser.add_argument("--quick", action="store_true", help="10k images, 1+3 epochs: a smoke test")
     args = parser.parse_args(argv)
     if args.quick:

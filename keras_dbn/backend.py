@@ -123,6 +123,11 @@ def fit_state(model):
     return variables
 
 
+def is_detached(variable):
+    """Whether JAX's trainer left ``variable`` without a value (it does so during `fit`)."""
+    return name() == "jax" and getattr(variable, "_value", True) is None
+
+
 def _current_values(scope, variables, values):
     out = []
     for variable, value in zip(variables, values):

@@ -109,13 +109,13 @@ class CheckedModel(keras.Model):
         SavedModels from TensorFlow and JAX, ONNX from TensorFlow and PyTorch
         (JAX needs ``jax2onnx``), LiteRT from TensorFlow (docs/backends.md).
         """
-        if not self.built:
-            raise ValueError(f"Build or fit the {type(self).__name__} before exporting it.")
         if format == "tf_saved_model" and backend.name() == "torch":
             raise ValueError(
                 "Exporting a TF SavedModel needs the TensorFlow or JAX backend; on PyTorch, "
                 "export with format='onnx' (this process runs Keras on torch)."
             )
+        if not self.built:
+            raise ValueError(f"Build or fit the {type(self).__name__} before exporting it.")
         input_signature = input_signature or [keras.InputSpec(shape=(None, self.n_visible), dtype="float32")]
         return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 

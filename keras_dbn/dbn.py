@@ -214,6 +214,8 @@ class DBN(CheckedModel):
             The list of `keras.callbacks.History` objects, one per RBM.
         """
         is_dataset = isinstance(x, tf.data.Dataset)
+        if (is_dataset or isinstance(x, np.memmap)) and len(self.rbms) > 1:
+            backend.require_tensorflow("Pretraining on a memory map or tf.data.Dataset (streamed through the lower RBMs)")
         if not is_dataset:
             x = self._check(x, "training data")
         labels = None if y is None else self._one_hot_labels(x, y)
@@ -298,8 +300,6 @@ class DBN(CheckedModel):
                 batch = layer(batch)
             return batch
 
-        if isinstance(x, (tf.data.Dataset, np.memmap)):
-            backend.require_tensorflow("Pretraining on a memory map or tf.data.Dataset (streamed through the lower RBMs)")
         if isinstance(x, tf.data.Dataset):
             return x.map(lambda *batch: upward(batch[0]))
         if isinstance(x, np.memmap):

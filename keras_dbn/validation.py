@@ -176,27 +176,27 @@ def feature_width(dataset):
 def restore_on_bad_batch(model):
     """Turns a batch rejected by `check_dataset` into a ``ValueError``, weights restored.
 
-    On JAX, whose trainer detaches every variable's value during `fit`, any
-    exception puts back the values from before `fit` (weights, optimizer, metrics).
+    On JAX, whose trainer detaches every variable's value during `fit`, any other
+    exception puts back the values from before `fit` where a variable is left
+    detached (the optimizer's and metrics' after `DivergenceGuard` restored the weights).
     """
     variables = backend.fit_state(model)
     values = [ops.convert_to_numpy(v) for v in variables]
 
-    def restore():
+    def restore(only_detached=False):
         for variable, value in zip(variables, values):
-            variable.assign(value)
+            if not only_detached or backend.is_detached(variable):
+                variable.assign(value)
 
     try:
         yield
     except tf.errors.OpError as err:
         if _BAD_BATCH not in str(err):
-            if backend.name() == "jax":
-                restore()
+            restore(only_detached=True)
             raise
         restore()
         reason = str(err).split(_BAD_BATCH, 1)[1].split("\n", 1)[0]
         raise ValueError(f"Bad training data: {reason} The weights were left as they were before fit().") from None
     except BaseException:
-        if backend.name() == "jax":
-            restore()
+        restore(only_detached=True)
         raise

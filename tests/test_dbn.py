@@ -146,3 +146,16 @@ def test_unsupervised_stack_and_optimizer_list(digits):
     assert dbn(x_train[:3]).shape == (3, 4)
     with pytest.raises(ValueError, match="2 entries for 3 RBMs|3 RBMs"):
         DBN([8, 4, 2]).pretrain(x_train, optimizer=["sgd", "sgd"], verbose=0)
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="checks the errors of the other backends")
+def test_tensorflow_only_features_name_the_backend_they_need(tmp_path):
+    x = (np.random.default_rng(0).random((64, 12)) < 0.5).astype("float32")
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    dbn = DBN([8, 6], seed=0)
+    with pytest.raises(ValueError, match="needs the TensorFlow backend"):
+        dbn.pretrain(np.load(path, mmap_mode="r"), epochs=1, batch_size=16, verbose=0)
+    if keras.backend.backend() == "torch":
+        with pytest.raises(ValueError, match="TF SavedModel needs the TensorFlow or JAX backend"):
+            dbn.export(tmp_path / "saved")
