@@ -128,12 +128,12 @@ def is_detached(variable):
     return name() == "jax" and getattr(variable, "_value", True) is None
 
 
-def _current_values(scope, variables, values):
-    out = []
-    for variable, value in zip(variables, values):
-        new = scope.get_current_value(variable)
-        out.append(value if new is None else new)
-    return out
+def _stateless(fn, variables, values):
+    """``fn()`` with ``variables`` read as ``values``; returns ``(its output, their values after)``."""
+    with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+        outputs = fn()
+    after = [scope.get_current_value(v) for v in variables]
+    return outputs, [value if new is None else new for value, new in zip(values, after)]
 
 
 def stateless_step(step, variable_groups, state, data):
@@ -146,10 +146,13 @@ def stateless_step(step, variable_groups, state, data):
         state: the values of those groups, as the trainer passes them.
         data: the batch.
     """
-    mapping = [(v, value) for group, values in zip(variable_groups, state) for v, value in zip(group, values)]
-    with keras.StatelessScope(state_mapping=mapping) as scope:
-        logs = step(data)
-    return logs, tuple(_current_values(scope, group, values) for group, values in zip(variable_groups, state))
+    variables = [v for group in variable_groups for v in group]
+    logs, values = _stateless(lambda: step(data), variables, [value for values in state for value in values])
+    new_state, start = [], 0
+    for group in variable_groups:
+        new_state.append(values[start : start + len(group)])
+        start += len(group)
+    return logs, tuple(new_state)
 
 
 def compiled(fn, variables=(), static_argnums=()):
@@ -170,16 +173,11 @@ def compiled(fn, variables=(), static_argnums=()):
 
         return tf.function(fn, reduce_retracing=True)
     if backend == "torch":
-        return no_grad()(fn)
+        return without_gradients(fn)
     import jax
 
     variables = list(variables)
-
-    def pure(values, *args):
-        with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
-            outputs = fn(*args)
-        return outputs, _current_values(scope, variables, values)
-
+    pure = lambda values, *args: _stateless(lambda: fn(*args), variables, values)  # noqa: E731
     jitted = jax.jit(pure, static_argnums=tuple(i + 1 for i in static_argnums))
 
     def run(*args):
@@ -219,9 +217,8 @@ def fori_loop(lower, upper, body, init, state=()):
     def carried(i, carry):
         values, loop_state = carry
         if scope is None:
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))) as inner:
-                loop_state = body(i, loop_state)
-            return _current_values(inner, variables, values), loop_state
+            loop_state, values = _stateless(lambda: body(i, loop_state), variables, values)
+            return values, loop_state
         for variable, value in zip(variables, values):
             scope.add_update((variable, value))
         loop_state = body(i, loop_state)

@@ -204,9 +204,9 @@ class UnsupervisedModel(CheckedModel):
         return data.array_batches(x, batch_size, shuffle=shuffle, seed=self.shuffle_seed, epoch_key=self._step_count)
 
     def _step_count(self):
-        if getattr(self, "_epoch_start_step", None) is not None:
-            return self._epoch_start_step
-        return int(ops.convert_to_numpy(self.optimizer.iterations))
+        """The optimizer's step count, or on JAX during `fit` the one recorded when an epoch may start."""
+        recorded = getattr(self, "_epoch_start_step", None)
+        return int(ops.convert_to_numpy(self.optimizer.iterations)) if recorded is None else recorded
 
     def _recording_epoch_start_step(self, callbacks):
         """``callbacks`` plus one recording the step count whenever an epoch may start.
@@ -216,8 +216,7 @@ class UnsupervisedModel(CheckedModel):
         (after `keras.callbacks.BackupAndRestore` restored them).
         """
         def record(*_):
-            self._epoch_start_step = None
-            self._epoch_start_step = self._step_count()
+            self._epoch_start_step = int(ops.convert_to_numpy(self.optimizer.iterations))
 
         return list(callbacks) + [keras.callbacks.LambdaCallback(on_train_begin=record, on_epoch_end=record)]
 

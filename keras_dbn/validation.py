@@ -190,13 +190,10 @@ def restore_on_bad_batch(model):
 
     try:
         yield
-    except tf.errors.OpError as err:
-        if _BAD_BATCH not in str(err):
+    except BaseException as err:
+        if not isinstance(err, tf.errors.OpError) or _BAD_BATCH not in str(err):
             restore(only_detached=True)
             raise
         restore()
         reason = str(err).split(_BAD_BATCH, 1)[1].split("\n", 1)[0]
         raise ValueError(f"Bad training data: {reason} The weights were left as they were before fit().") from None
-    except BaseException:
-        restore(only_detached=True)
-        raise
