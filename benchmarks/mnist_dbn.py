@@ -53,6 +53,7 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=120, help="fine-tuning epochs")
     parser.add_argument("--learning-rate", type=float, default=0.1, help="initial fine-tuning learning rate")
     parser.add_argument("--dropout", type=float, default=0.2, help="dropout on hidden activations")
+    parser.add_argument("--input-dropout", type=float, default=0.0, help="dropout on the input pixels")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--validation", type=int, default=5000, help="training images held out")
     parser.add_argument("--gibbs-steps", type=int, default=1000, help="Gibbs steps in the top RBM for samples")
@@ -136,7 +137,7 @@ def main(argv=None):
     start = time.perf_counter()
 
     persistent = {"false": False, "top": "top", "true": True}[args.persistent]
-    dbn = DBN(args.hidden_units, output_units=10, dropout=args.dropout, seed=args.seed, persistent=persistent)
+    dbn = DBN(args.hidden_units, output_units=10, dropout=args.dropout, input_dropout=args.input_dropout, seed=args.seed, persistent=persistent)
     rates = [args.pretrain_learning_rate] * (len(args.hidden_units) - 1)
     rates.append(args.top_learning_rate or args.pretrain_learning_rate)
     dbn.pretrain(

@@ -54,6 +54,8 @@ class DBN(CheckedModel):
             digits, CD-1 gave the top RBM better samples than PCD at the default
             learning rates (docs/results.md).
         dropout: dropout rate on hidden activations during fine-tuning.
+        input_dropout: dropout rate on the input during fine-tuning (Srivastava
+            et al. 2014 drop 0.2 of the pixels and 0.5 of the hidden units).
         pretrain_epochs: if > 0, the first `fit` of a DBN that was never pretrained
             runs `pretrain` for this many epochs first (lets a plain
             ``build(hp)`` function hand a DBN to any keras-tuner tuner).
@@ -83,7 +85,7 @@ class DBN(CheckedModel):
 
     def __init__(
         self, hidden_units=(500, 500, 2000), output_units=10, output_activation="softmax", visible="bernoulli",
-        hidden="bernoulli", cd_k=1, persistent=False, dropout=0.0, pretrain_epochs=0, seed=None, untied=True,
+        hidden="bernoulli", cd_k=1, persistent=False, dropout=0.0, input_dropout=0.0, pretrain_epochs=0, seed=None, untied=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -92,9 +94,10 @@ class DBN(CheckedModel):
         self.hidden_units = [validation.check_positive_int(u, "hidden_units[i]") for u in hidden_units]
         self.output_units = None if output_units is None else validation.check_positive_int(output_units, "output_units")
         self.output_activation = keras.activations.get(output_activation)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
-        self.dropout = float(dropout)
+        for name, rate in (("dropout", dropout), ("input_dropout", input_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"`{name}` must be in [0, 1), got {rate!r}.")
+        self.dropout, self.input_dropout = float(dropout), float(input_dropout)
         self.pretrain_epochs = validation.check_positive_int(pretrain_epochs, "pretrain_epochs", minimum=0)
         self.seed = seed
         self.visible = units_lib.get(visible)
@@ -108,6 +111,7 @@ class DBN(CheckedModel):
         self.rbms = [self._rbm(i, f"rbm_{i}", persistent=pcd[i]) for i in range(top + 1)]
         self.generative = []  # made in `build`, once the width of the top RBM's input is known
         self.dropouts = [keras.layers.Dropout(self.dropout, dtype=self._policy) for _ in self.rbms]
+        self.input_dropout_layer = keras.layers.Dropout(self.input_dropout, dtype=self._policy)
         self.head = None
         if self.output_units is not None:
             self.head = keras.layers.Dense(self.output_units, activation=self.output_activation, dtype=self._policy, name="head")
@@ -167,7 +171,7 @@ class DBN(CheckedModel):
         return self.rbms[0].n_visible
 
     def call(self, inputs, training=False):
-        x = inputs
+        x = self.input_dropout_layer(inputs, training=training) if self.input_dropout else inputs
         for rbm, dropout in zip(self.rbms, self.dropouts):
             x = rbm(x)
             if self.dropout:
@@ -444,6 +448,7 @@ class DBN(CheckedModel):
             cd_k=self.cd_k,
             persistent=self.persistent,
             dropout=self.dropout,
+            input_dropout=self.input_dropout,
             pretrain_epochs=self.pretrain_epochs,
             seed=self.seed,
             untied=self.untied,
