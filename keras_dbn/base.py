@@ -65,6 +65,14 @@ class CheckedModel(keras.Model):
             inputs = self._check(inputs, "input")
         return super().__call__(inputs, *args, **kwargs)
 
+    def _call_unchecked(self, inputs, **kwargs):
+        """Calls the model inside another model that checked its own input, without checking again.
+
+        Dropout scales the units it keeps by ``1 / (1 - rate)``, so a layer fed by
+        it can see values outside its units' range in training.
+        """
+        return keras.Model.__call__(self, inputs, **kwargs)
+
     def _checked_fit_inputs(self, x, kwargs):
         """Checks ``x`` and ``validation_data`` (arrays now, datasets per batch) and adds the callbacks."""
         if validation.is_array_like(x):
@@ -123,6 +131,11 @@ class CheckedModel(keras.Model):
 #: Default ``steps_per_execution`` of `UnsupervisedModel.compile`: training steps per traced call.
 STEPS_PER_EXECUTION = 100
 
+#: Multiply-adds (rows seen in all epochs times trainable weights) from which a `fit` with
+#: ``jit_compile="auto"`` on a TensorFlow CPU compiles its float32 step with XLA: a few
+#: seconds of training (an epoch of a 784-500 RBM on MNIST is 2.4e10).
+XLA_MIN_WORK = 1e10
+
 
 class UnsupervisedModel(CheckedModel):
     """A `CheckedModel` that trains itself without labels: the base of `RBM`.
@@ -171,7 +184,7 @@ class UnsupervisedModel(CheckedModel):
         _, diagnostics = self.contrastive_divergence(self._batch(data), update_chains=False)
         return self._record(diagnostics)
 
-    def compile(self, optimizer="rmsprop", steps_per_execution=None, **kwargs):
+    def compile(self, optimizer="rmsprop", steps_per_execution=None, jit_compile="auto", **kwargs):
         """Configures training; see `keras.Model.compile` (no loss or metrics needed).
 
         Same arguments as Keras, but ``steps_per_execution=None`` runs
@@ -179,8 +192,11 @@ class UnsupervisedModel(CheckedModel):
         matrix products, and one call per batch would cost about as much again.
         Callbacks then see batch ends only every ``steps_per_execution``
         batches (pass 1 for each). Under a `tf.distribute` strategy and on
-        PyTorch it is 1: Keras 3 runs one step per call there. ``jit_compile`` keeps
-        Keras' ``"auto"``: XLA on accelerators, off on CPUs (docs/performance.md).
+        PyTorch it is 1: Keras 3 runs one step per call there.
+        ``jit_compile="auto"`` is Keras' choice (XLA on accelerators and on JAX),
+        except that on a TensorFlow CPU a float32 model's `fit` compiles its
+        step with XLA once the fit is large enough to repay the compilation
+        (`XLA_MIN_WORK`; docs/performance.md).
         """
         if steps_per_execution is None:
             distributed = backend.has_strategy(getattr(self, "distribute_strategy", None))
@@ -188,7 +204,29 @@ class UnsupervisedModel(CheckedModel):
         elif steps_per_execution > 1 and backend.name() == "torch":
             warnings.warn(f"Keras runs one step per call on PyTorch: steps_per_execution={steps_per_execution} is ignored.")
             steps_per_execution = 1
-        super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
+        super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, jit_compile=jit_compile, **kwargs)
+        self._auto_jit_compile = jit_compile == "auto"
+        if self._auto_jit_compile:  # settled per fit; a reloaded model settles it again
+            self._compile_config.config["jit_compile"] = "auto"
+
+    def _settle_jit_compile(self, rows):
+        """Turns XLA on for a `fit` over ``rows`` rows (all epochs) when ``jit_compile="auto"`` and it pays.
+
+        Keras' ``"auto"`` leaves XLA off on CPUs. For the float32 CD step on a
+        TensorFlow CPU, XLA took 10-25% less time per epoch (docs/performance.md)
+        but about a second to compile, so fits from `XLA_MIN_WORK` multiply-adds
+        (rows times trainable weights) on use it and smaller ones keep the graph.
+        bfloat16 products stay on oneDNN's kernels, which XLA on CPU does not use.
+        """
+        if not getattr(self, "_auto_jit_compile", False) or backend.name() != "tensorflow" or self.run_eagerly:
+            return
+        if tf.config.list_physical_devices("GPU") or backend.has_strategy(self.distribute_strategy):
+            return  # Keras' own choice
+        weights = sum(int(np.prod(v.shape)) for v in self.trainable_variables)
+        use_xla = self.compute_dtype == "float32" and rows * weights >= XLA_MIN_WORK
+        if use_xla != self.jit_compile:
+            self.jit_compile = use_xla
+            self.train_function = self.test_function = self.predict_function = None
 
     def compile_from_config(self, config):
         # Keras skips models that override `compile`; this one only changes a default.
@@ -238,6 +276,7 @@ class UnsupervisedModel(CheckedModel):
             if validation_split:
                 cut = int(len(x) * (1.0 - validation_split))
                 x, kwargs["validation_data"] = x[:cut], x[cut:]
+            self._settle_jit_compile(len(x) * (kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0)))
             x, batch_size = self.fit_batches(x, batch_size or 32, shuffle=bool(shuffle)), None
             if backend.name() == "jax":
                 kwargs["callbacks"] = self._recording_epoch_start_step(kwargs["callbacks"])

@@ -173,7 +173,7 @@ class DBN(CheckedModel):
     def call(self, inputs, training=False):
         x = self.input_dropout_layer(inputs, training=training) if self.input_dropout else inputs
         for rbm, dropout in zip(self.rbms, self.dropouts):
-            x = rbm(x)
+            x = rbm._call_unchecked(x)
             if self.dropout:
                 x = dropout(x, training=training)
         return x if self.head is None else self.head(x)

@@ -132,7 +132,7 @@ def test_get_config_round_trips_every_argument():
     import inspect
 
     dbn = DBN([5, 4], output_units=3, output_activation="sigmoid", visible="gaussian", cd_k=2,
-              persistent=True, dropout=0.2, pretrain_epochs=3, seed=7, name="net")
+              persistent=True, dropout=0.2, input_dropout=0.1, pretrain_epochs=3, seed=7, name="net")
     config = dbn.get_config()
     assert DBN.from_config(config).get_config() == config
     assert set(inspect.signature(DBN.__init__).parameters) - {"self", "kwargs"} <= set(config)
@@ -159,3 +159,29 @@ def test_tensorflow_only_features_name_the_backend_they_need(tmp_path):
     if keras.backend.backend() == "torch":
         with pytest.raises(ValueError, match="TF SavedModel needs the TensorFlow or JAX backend"):
             dbn.export(tmp_path / "saved")
+
+
+def test_input_dropout_drops_pixels_in_training_only(digits):
+    x = digits[0][:64]
+    dbn = DBN([16], output_units=None, input_dropout=0.5, seed=0)
+    dbn.build((None, 64))
+    dbn.rbms[0].kernel.assign(np.random.default_rng(0).normal(0, 1, (64, 16)))
+    kept = keras.ops.convert_to_numpy(dbn(x))
+    np.testing.assert_allclose(kept, keras.ops.convert_to_numpy(dbn.rbms[0](x)), rtol=1e-6)
+    dropped = keras.ops.convert_to_numpy(dbn(x, training=True))
+    assert np.abs(dropped - kept).mean() > 0.1  # half the pixels gone (the rest doubled)
+    scaled = DBN([16, 8], output_units=None, dropout=0.5, seed=0)  # hidden units kept are doubled, up to 2
+    assert keras.ops.convert_to_numpy(scaled(x, training=True)).shape == (64, 8)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="XLA on CPU is TensorFlow's choice here")
+def test_pretraining_with_labels_runs_under_xla(digits, monkeypatch):
+    """Every RBM of a labelled pretraining compiles its step with XLA (softmax label units included)."""
+    from keras_dbn import base
+
+    monkeypatch.setattr(base, "XLA_MIN_WORK", 0)
+    x_train, x_test, y_train, y_test = digits
+    dbn = DBN([64, 64], output_units=10, seed=0)
+    dbn.pretrain(x_train, y=y_train, epochs=10, batch_size=32, verbose=0)
+    assert [rbm.jit_compile for rbm in dbn.rbms[:-1] + dbn.generative[-1:]] == [True, True]
+    assert np.mean(dbn.predict_generative(x_test) == y_test) > 0.8

@@ -172,3 +172,44 @@ def test_relu_hidden_training_reduces_reconstruction_error():
     fit(rbm, x, epochs=10, learning_rate=0.01)
     after = np.mean((keras.ops.convert_to_numpy(rbm.reconstruct(x)) - x) ** 2)
     assert after < 0.5 * before, (before, after)
+
+
+tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="XLA on CPU is TensorFlow's choice here")
+
+
+@tensorflow_only
+@pytest.mark.parametrize(
+    "options",
+    [dict(persistent=True, num_chains=20), dict(cd_k=5), dict(sparsity_target=0.2, sparsity_cost=0.1), dict(negative_phase="mean_field")],
+    ids=["pcd", "cd5_loop", "sparsity", "mean_field"],
+)
+def test_xla_compiled_step_learns(patterns, options):
+    """The step compiled by XLA (ThreeFry draws, the CD-k loop inside XLA) raises the exact likelihood."""
+    rbm = RBM(4, seed=0, **options)
+    rbm.build((None, 6))
+    before = exact_log_likelihood(rbm, patterns)
+    rbm.compile(keras.optimizers.SGD(0.1, momentum=0.5), steps_per_execution=25, jit_compile=True)
+    rbm.fit(patterns, epochs=15, batch_size=20, verbose=0)
+    assert rbm.jit_compile is True
+    assert exact_log_likelihood(rbm, patterns) > before + 0.3
+
+
+@tensorflow_only
+def test_auto_jit_compile_uses_xla_for_large_float32_fits_only(patterns, monkeypatch):
+    from keras_dbn import base
+
+    def fitted(dtype="float32", **compile_kwargs):
+        rbm = RBM(4, seed=0, dtype=dtype)
+        rbm.compile(keras.optimizers.SGD(0.1), **compile_kwargs)
+        rbm.fit(patterns, epochs=2, batch_size=50, verbose=0)
+        return rbm
+
+    assert fitted().jit_compile is False  # 1,000 rows x 34 weights: compiling would not pay
+    monkeypatch.setattr(base, "XLA_MIN_WORK", 1000 * 34)
+    rbm = fitted()
+    assert rbm.jit_compile is True
+    assert rbm.get_compile_config()["jit_compile"] == "auto"  # a reloaded model decides again
+    rbm.fit(patterns[:100], epochs=1, batch_size=50, verbose=0)  # a smaller fit goes back to the graph
+    assert rbm.jit_compile is False
+    assert fitted(jit_compile=False).jit_compile is False  # the user's choice stands
+    assert fitted(dtype="mixed_bfloat16").jit_compile is False  # bf16 products stay on oneDNN
