@@ -213,7 +213,7 @@ class UnsupervisedModel(CheckedModel):
         """Turns XLA on for a `fit` over ``rows`` rows (all epochs) when ``jit_compile="auto"`` and it pays.
 
         Keras' ``"auto"`` leaves XLA off on CPUs. For the float32 CD step on a
-        TensorFlow CPU, XLA took 10-25% less time per epoch (docs/performance.md)
+        TensorFlow CPU, XLA took 10-26% less time per epoch (docs/performance.md)
         but about a second to compile, so fits from `XLA_MIN_WORK` multiply-adds
         (rows times trainable weights) on use it and smaller ones keep the graph.
         bfloat16 products stay on oneDNN's kernels, which XLA on CPU does not use.
