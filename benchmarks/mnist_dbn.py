@@ -48,6 +48,8 @@ def parse_args(argv=None):
     parser.add_argument("--pretrain-learning-rate", type=float, default=0.05)
     parser.add_argument("--top-learning-rate", type=float, default=None,
                         help="pretraining learning rate of the top RBM (default: --pretrain-learning-rate)")
+    parser.add_argument("--top-decay", action="store_true",
+                        help="decay the top RBM's learning rate to 1%% of it over pretraining (cosine)")
     parser.add_argument("--persistent", choices=["false", "top", "true"], default="false",
                         help="persistent CD in no RBM, the top RBM only, or every RBM")
     parser.add_argument("--epochs", type=int, default=120, help="fine-tuning epochs")
@@ -140,12 +142,17 @@ def main(argv=None):
     dbn = DBN(args.hidden_units, output_units=10, dropout=args.dropout, input_dropout=args.input_dropout, seed=args.seed, persistent=persistent)
     rates = [args.pretrain_learning_rate] * (len(args.hidden_units) - 1)
     rates.append(args.top_learning_rate or args.pretrain_learning_rate)
+    top_rate = rates[-1]
+    if args.top_decay:
+        top_steps = args.pretrain_epochs * int(np.ceil(len(x_train) / args.batch_size))
+        top_rate = keras.optimizers.schedules.CosineDecay(top_rate, decay_steps=top_steps, alpha=0.01)
+    top_optimizer = keras.optimizers.SGD(top_rate, momentum=0.9)
     dbn.pretrain(
         x_train,
         y=y_train,
         epochs=args.pretrain_epochs,
         batch_size=args.batch_size,
-        optimizer=[keras.optimizers.SGD(rate, momentum=0.9) for rate in rates],
+        optimizer=[keras.optimizers.SGD(rate, momentum=0.9) for rate in rates[:-1]] + [top_optimizer],
         verbose=2,
     )
     pretrain_time = time.perf_counter() - start
