@@ -140,9 +140,7 @@ def main(argv=None):
 
     persistent = {"false": False, "top": "top", "true": True}[args.persistent]
     dbn = DBN(args.hidden_units, output_units=10, dropout=args.dropout, input_dropout=args.input_dropout, seed=args.seed, persistent=persistent)
-    rates = [args.pretrain_learning_rate] * (len(args.hidden_units) - 1)
-    rates.append(args.top_learning_rate or args.pretrain_learning_rate)
-    top_rate = rates[-1]
+    top_rate = args.top_learning_rate or args.pretrain_learning_rate
     if args.top_decay:
         top_steps = args.pretrain_epochs * int(np.ceil(len(x_train) / args.batch_size))
         top_rate = keras.optimizers.schedules.CosineDecay(top_rate, decay_steps=top_steps, alpha=0.01)
@@ -152,7 +150,7 @@ def main(argv=None):
         y=y_train,
         epochs=args.pretrain_epochs,
         batch_size=args.batch_size,
-        optimizer=[keras.optimizers.SGD(rate, momentum=0.9) for rate in rates[:-1]] + [top_optimizer],
+        optimizer=[keras.optimizers.SGD(args.pretrain_learning_rate, momentum=0.9) for _ in args.hidden_units[:-1]] + [top_optimizer],
         verbose=2,
     )
     pretrain_time = time.perf_counter() - start
