@@ -1,15 +1,18 @@
 """MNIST classification with a 784-500-500-2000 Deep Belief Network (Hinton, Osindero & Teh, 2006).
 
-Greedy CD-1 pretraining of the three RBMs (`DBN.pretrain`), the top one with the labels
-(``[features, one-hot label]``, Hinton et al.'s associative memory), then fine-tuning of
+Greedy pretraining of the three RBMs (`DBN.pretrain`), the top one with the labels
+(``[features, one-hot label]``, Hinton et al.'s associative memory): CD-1 for the lower two,
+persistent CD for the top one at a learning rate decayed by a cosine to 1% of its start
+(``--persistent false --no-top-decay`` for CD-1 throughout). Then fine-tuning of
 the recognition network with a softmax head by backpropagation (SGD with Nesterov
 momentum, cosine learning-rate decay, dropout on the hidden layers). By default the task
 stays permutation-invariant, the setting of Hinton et al. 2006; ``--augment`` fine-tunes
 on training images shifted at random by up to 2 pixels. The last ``--validation``
 training images are held out: the epoch with the best validation accuracy is kept
-(`keras.callbacks.EarlyStopping(restore_best_weights=True)` run over all epochs),
-and the test set is scored once, at the end, by the fine-tuned network and by the
-generative model (`DBN.predict_generative`).
+(`keras.callbacks.EarlyStopping(restore_best_weights=True)` run over all epochs);
+``--validation 0`` fine-tunes on all 60,000 for ``--epochs`` and keeps the last one.
+The test set is scored once, at the end, by the fine-tuned network and by the generative
+model (`DBN.predict_generative`).
 
 The generative model is then judged by a separate classifier, a small Keras convnet
 trained on the raw training images only (it never sees a generated image): the share of
@@ -44,20 +47,21 @@ def parse_args(argv=None):
     parser.add_argument("--data", required=True, help=".npz with x_train, y_train, x_test, y_test (MNIST)")
     parser.add_argument("--output", default="mnist_dbn_output", help="folder for pictures and results.json")
     parser.add_argument("--hidden-units", type=int, nargs="+", default=[500, 500, 2000])
-    parser.add_argument("--pretrain-epochs", type=int, default=20, help="CD-1 epochs per RBM")
+    parser.add_argument("--pretrain-epochs", type=int, default=20, help="epochs per RBM")
     parser.add_argument("--pretrain-learning-rate", type=float, default=0.05)
     parser.add_argument("--top-learning-rate", type=float, default=None,
                         help="pretraining learning rate of the top RBM (default: --pretrain-learning-rate)")
-    parser.add_argument("--top-decay", action="store_true",
+    parser.add_argument("--top-decay", action=argparse.BooleanOptionalAction, default=True,
                         help="decay the top RBM's learning rate to 1%% of it over pretraining (cosine)")
-    parser.add_argument("--persistent", choices=["false", "top", "true"], default="false",
-                        help="persistent CD in no RBM, the top RBM only, or every RBM")
+    parser.add_argument("--persistent", choices=["false", "top", "true"], default="top",
+                        help="persistent CD in no RBM, the top RBM only (default), or every RBM")
     parser.add_argument("--epochs", type=int, default=120, help="fine-tuning epochs")
     parser.add_argument("--learning-rate", type=float, default=0.1, help="initial fine-tuning learning rate")
     parser.add_argument("--dropout", type=float, default=0.2, help="dropout on hidden activations")
     parser.add_argument("--input-dropout", type=float, default=0.0, help="dropout on the input pixels")
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--validation", type=int, default=5000, help="training images held out")
+    parser.add_argument("--validation", type=int, default=5000,
+                        help="training images held out; 0 fine-tunes on all of them for --epochs and keeps the last epoch")
     parser.add_argument("--gibbs-steps", type=int, default=1000, help="Gibbs steps in the top RBM for samples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -165,6 +169,7 @@ def main(argv=None):
         "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    validated = len(x_val) > 0
     best = keras.callbacks.EarlyStopping(
         monitor="val_accuracy", patience=args.epochs, restore_best_weights=True, verbose=1
     )
@@ -174,14 +179,14 @@ def main(argv=None):
         None if args.augment else y_train,
         epochs=args.epochs,
         batch_size=None if args.augment else args.batch_size,
-        validation_data=(x_val, y_val),
-        callbacks=[best],
+        validation_data=(x_val, y_val) if validated else None,
+        callbacks=[best] if validated else [],
         verbose=2,
     )
     train_time = pretrain_time + time.perf_counter() - fine_tuning_start
     viz.plot_history(history, path=os.path.join(args.output, "history.png"))
 
-    _, val_accuracy = dbn.evaluate(x_val, y_val, verbose=0)
+    val_error = 100 * (1 - dbn.evaluate(x_val, y_val, verbose=0)[1]) if validated else None
     _, test_accuracy = dbn.evaluate(x_test, y_test, verbose=0)
     generative_error = 100 * float(np.mean(dbn.predict_generative(x_test) != y_test))
     judge = convnet_judge(np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]), args.judge_epochs, args.seed)
@@ -191,8 +196,8 @@ def main(argv=None):
         "generative_test_error_percent": round(generative_error, 3),
         "judge_test_accuracy_percent": round(100 * judge_accuracy, 2),
         **judge_samples(dbn, judge, args.gibbs_steps, args.output),
-        "validation_error_percent": round(100 * (1 - val_accuracy), 3),
-        "best_epoch": int(np.argmax(history.history["val_accuracy"])) + 1,
+        "validation_error_percent": None if val_error is None else round(val_error, 3),
+        "best_epoch": int(np.argmax(history.history["val_accuracy"])) + 1 if validated else args.epochs,
         "pretrain_seconds": round(pretrain_time, 1),
         "total_seconds": round(train_time, 1),
         "args": vars(args),

@@ -50,9 +50,13 @@ class DBN(CheckedModel):
             fed with their means.
         cd_k: Gibbs steps of contrastive divergence in every RBM.
         persistent: where to use persistent chains (PCD): False (CD everywhere),
-            True (every RBM) or ``"top"`` (the top RBM only). On scikit-learn's
-            digits, CD-1 gave the top RBM better samples than PCD at the default
-            learning rates (docs/results.md).
+            True (every RBM) or ``"top"`` (the top RBM only). Persistent chains
+            need a learning rate that decays (a
+            `keras.optimizers.schedules.CosineDecay` in the top RBM's
+            optimizer). On MNIST, PCD in the top RBM at a rate decayed to 1% of
+            its start removed the spurious mode CD-1 falls into. On
+            scikit-learn's 1,437 digits, CD-1 gave better samples and better
+            `predict_generative` (docs/results.md).
         dropout: dropout rate on hidden activations during fine-tuning.
         input_dropout: dropout rate on the input during fine-tuning (Srivastava
             et al. 2014 drop 0.2 of the pixels and 0.5 of the hidden units).
