@@ -67,6 +67,12 @@ def demo(args):
         batch_size=args.pretrain_batch_size,
         optimizer=keras.optimizers.SGD(args.pretrain_learning_rate, momentum=0.9),
     )
+    if args.up_down_epochs:
+        print("Up-down fine-tuning of the generative model")
+        dbn.fit_generative(
+            x_train, y_train, epochs=args.up_down_epochs, batch_size=args.batch_size,
+            optimizer=keras.optimizers.SGD(args.up_down_learning_rate, momentum=0.9),
+        )
     print("Fine-tuning")
     dbn.compile(keras.optimizers.Adam(args.learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
     dbn.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size)
@@ -117,6 +123,9 @@ def build_parser():
     run.add_argument("--pretrain-epochs", type=int, default=100)
     run.add_argument("--pretrain-batch-size", type=int, default=50)
     run.add_argument("--pretrain-learning-rate", type=float, default=0.1)
+    run.add_argument("--up-down-epochs", type=int, default=20,
+                     help="epochs of up-down fine-tuning of the generative model (DBN.fit_generative); 0 skips it")
+    run.add_argument("--up-down-learning-rate", type=float, default=0.01)
     run.add_argument("--epochs", type=int, default=40, help="fine-tuning epochs")
     run.add_argument("--learning-rate", type=float, default=1e-3, help="fine-tuning learning rate (Adam)")
     run.add_argument("--batch-size", type=int, default=32)

@@ -79,7 +79,9 @@ def value_and_gradients(fn, variables):
     import torch
 
     with torch.enable_grad():
-        values = [v.value for v in variables]
+        # Leaves of their own: the gradient does not depend on whether the layer is trainable
+        # (Keras turns requires_grad off for a frozen layer's variables).
+        values = [v.value.detach().requires_grad_() for v in variables]
         loss, aux = fn(*values)
         gradients = torch.autograd.grad(loss, values)
     detach = lambda x: x.detach() if isinstance(x, torch.Tensor) else x  # noqa: E731

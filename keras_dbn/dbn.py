@@ -13,6 +13,7 @@ from keras import ops
 from keras_dbn import backend, units as units_lib, validation
 from keras_dbn.base import CheckedModel
 from keras_dbn.rbm import RBM
+from keras_dbn.up_down import UpDown
 
 
 # Persistent chains of each PCD RBM in a DBN (fixed, so a saved DBN's chains fit the RBMs it rebuilds).
@@ -35,7 +36,8 @@ class DBN(CheckedModel):
     1. `pretrain`: greedy layer-wise contrastive divergence; RBM ``i`` is fit on the
        upward means of the RBMs below it.
     2. Fine-tuning: ordinary ``compile`` / ``fit`` with labels, by backpropagation
-       through the whole stack.
+       through the whole stack. Optionally, before or after it, `fit_generative`
+       fine-tunes the generative model by the up-down algorithm.
 
     Args:
         hidden_units: hidden layer sizes, bottom first.
@@ -65,11 +67,13 @@ class DBN(CheckedModel):
             ``build(hp)`` function hand a DBN to any keras-tuner tuner).
         seed: seed of the RBMs' samplers (RBM ``i`` gets ``seed + i``).
         untied: keep a separate generative model (`generative`: the top RBM, with
-            the label units when ``output_units >= 2``, and a frozen copy of each
-            lower RBM) that `generate` and `predict_generative` use and
-            fine-tuning leaves alone, as Hinton, Osindero & Teh untie the
-            recognition and generative weights. False ties them (files saved by
-            keras-dbn 0.1, which had no generative model, load this way).
+            the label units when ``output_units >= 2``, and a copy of each lower
+            RBM with recognition weights of its own, ``RBM(untied=True)``) that
+            `generate` and `predict_generative` use, `fit_generative` trains by
+            the up-down algorithm and `fit` leaves alone, as Hinton, Osindero &
+            Teh untie the recognition and generative weights. False ties them
+            (files saved by keras-dbn 0.1, which had no generative model, load
+            this way).
         **kwargs: `keras.Model` arguments (``name``, ``dtype``...).
 
     Example:
@@ -120,11 +124,11 @@ class DBN(CheckedModel):
         if self.output_units is not None:
             self.head = keras.layers.Dense(self.output_units, activation=self.output_activation, dtype=self._policy, name="head")
 
-    def _rbm(self, i, name, visible=None, persistent=False):
+    def _rbm(self, i, name, visible=None, persistent=False, untied=False):
         return RBM(
             self.hidden_units[i], visible=visible or ([self.visible] + self.hidden)[i], hidden=self.hidden[i],
             cd_k=self.cd_k, persistent=persistent, num_chains=PERSISTENT_CHAINS if persistent else None,
-            seed=None if self.seed is None else self.seed + i, dtype=self._policy, name=name,
+            seed=None if self.seed is None else self.seed + i, untied=untied, dtype=self._policy, name=name,
         )
 
     @property
@@ -133,9 +137,9 @@ class DBN(CheckedModel):
         return self.output_units if self.untied and (self.output_units or 0) >= 2 else 0
 
     def _build_generative_model(self, n_visible):
-        """Frozen copies of the lower RBMs, then the top RBM over ``[features, label]``."""
+        """Untied copies of the lower RBMs, then the top RBM over ``[features, label]``."""
         top = len(self.rbms) - 1
-        self.generative = [self._rbm(i, f"generative_{i}") for i in range(top)]
+        self.generative = [self._rbm(i, f"generative_{i}", untied=True) for i in range(top)]
         features = ([self.visible] + self.hidden)[top]
         visible = features
         if self.label_units:
@@ -146,7 +150,7 @@ class DBN(CheckedModel):
         widths[-1] += self.label_units
         for rbm, width in zip(self.generative, widths):
             rbm.build((None, width))
-            rbm.trainable = False  # pretraining alone trains it; fine-tuning leaves it alone
+            rbm.trainable = False  # pretraining and fit_generative train it; fine-tuning leaves it alone
 
     def build(self, input_shape):
         # Variables belong to the strategy the model was created under, also when
@@ -292,6 +296,8 @@ class DBN(CheckedModel):
             if copy is not top or not self.label_units:
                 for name in ("kernel", "hidden_bias", "visible_bias"):
                     getattr(copy, name).assign(ops.copy(getattr(rbm, name)))
+                if copy is not top:
+                    copy.tie()
         if self.label_units:
             width = self.rbms[-1].n_visible
             self.rbms[-1].kernel.assign(ops.copy(top.kernel[:width]))
@@ -313,6 +319,67 @@ class DBN(CheckedModel):
         if isinstance(x, np.memmap):
             return trainee.fit_batches(x, batch_size).map(upward)
         return lower[-1].predict(below, batch_size=max(batch_size, 1024), verbose=0)
+
+    def fit_generative(self, x, y=None, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"):
+        """Fine-tunes the generative model by the up-down algorithm (contrastive wake-sleep).
+
+        Hinton, Osindero & Teh (2006), section 5: each batch goes up the
+        recognition weights of the generative model, trains the top RBM
+        (with the labels clamped in its positive phase) and comes down from
+        the top RBM's negative states; the generative weights learn from the
+        way up and the recognition weights from the way down
+        (`keras_dbn.up_down.UpDown`). Only `generative` changes, so it runs
+        before or after fine-tuning with `fit`, and `generate` and
+        `predict_generative` use its result.
+
+        Args:
+            x: training data, an array ``(n_samples, n_features)``.
+            y: class labels (one integer in ``[0, output_units)`` per row), needed
+                by a DBN pretrained with labels and refused by one pretrained without.
+            epochs: epochs of up-down.
+            batch_size: mini-batch size.
+            optimizer: None (SGD, learning rate 0.01, momentum 0.9), or an
+                optimizer (instance, name or config).
+            callbacks: Keras callbacks.
+            verbose: Keras verbosity.
+
+        Returns:
+            A `keras.callbacks.History` of ``reconstruction_error`` (the data
+            against its reconstruction down the generative weights) and the top
+            RBM's ``free_energy_gap``.
+
+        Example:
+
+        >>> import numpy as np
+        >>> from keras_dbn import DBN
+        >>> x = (np.random.default_rng(0).random((64, 12)) < 0.5).astype("float32")
+        >>> y = np.arange(64) % 2
+        >>> dbn = DBN([8, 6], output_units=2, seed=0)
+        >>> _ = dbn.pretrain(x, y=y, epochs=1, batch_size=16, verbose=0)
+        >>> history = dbn.fit_generative(x, y, epochs=2, batch_size=16, verbose=0)
+        >>> sorted(history.history)
+        ['free_energy_gap', 'reconstruction_error']
+        """
+        if not self.generative or not int(ops.convert_to_numpy(self.pretrained)):
+            raise ValueError("fit_generative needs a DBN with a generative model (untied=True), pretrained first.")
+        x = self._check(x, "training data")
+        labelled = self.label_units and int(ops.convert_to_numpy(self.labelled))
+        if labelled and y is None:
+            raise ValueError("This DBN was pretrained with labels: fit_generative needs them too (y).")
+        if y is not None and not labelled:
+            self._require_labelled("fit_generative")
+        rows = self._with_labels(x, self._one_hot(y, len(x), "y") if labelled else None) if self.label_units else x
+        optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9) if optimizer is None else _fresh_optimizer(optimizer)
+        with self.strategy_scope():
+            trainer = UpDown(self.generative, label_units=self.label_units, dtype=self._policy, name="up_down")
+        for layer in self.generative:
+            layer.trainable = True
+        try:
+            trainer.compile(optimizer=optimizer)
+            return trainer.fit(rows, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose)
+        finally:
+            for layer in self.generative:
+                layer.trainable = False
 
     # ------------------------------------------------------------ fine-tuning
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
@@ -417,8 +484,9 @@ class DBN(CheckedModel):
     def predict_generative(self, x, batch_size=1024):
         """Classifies by the generative model: the label of lowest free energy in the top RBM.
 
-        Each input goes up the generative model's lower layers (the pretrained
-        recognition weights, untouched by fine-tuning); the top RBM then scores
+        Each input goes up the generative model's lower layers (their
+        recognition weights: the pretrained ones, or those of `fit_generative`;
+        `fit` does not change them); the top RBM then scores
         ``[features, label]`` for every label, and the label whose free energy
         is lowest wins (Hinton, Osindero & Teh, 2006, section 6).
 

@@ -60,6 +60,13 @@ class RBM(UnsupervisedModel):
         seed: seed of the model's `keras.random.SeedGenerator`, of its shuffle
             and of the default kernel initializer: the same seed gives the same
             run (on any one backend).
+        untied: give the upward pass weights of its own, `recognition_kernel`
+            and `recognition_bias`, as the lower layers of a DBN's generative
+            model have (Hinton, Osindero & Teh, 2006): calling the model goes up
+            with them, `sample_visible` goes down with `kernel` and
+            `visible_bias`. They start equal to `kernel` and `hidden_bias`
+            (`tie`); contrastive divergence trains only those, and the up-down
+            algorithm (`keras_dbn.up_down`) moves the two sets apart.
         **kwargs: `keras.Model` arguments (``name``, ``dtype``...).
 
     Example:
@@ -80,7 +87,7 @@ class RBM(UnsupervisedModel):
         self, units, visible="bernoulli", hidden="bernoulli", cd_k=1, persistent=False, num_chains=None,
         negative_phase="gibbs", sparsity_target=None, sparsity_cost=0.0, kernel_initializer=None,
         hidden_bias_initializer="zeros", visible_bias_initializer="zeros", kernel_regularizer=None, seed=None,
-        **kwargs,
+        untied=False, **kwargs,
     ):
         super().__init__(**kwargs)
         self.units, self.cd_k = validation.check_positive_int(units, "units"), validation.check_positive_int(cd_k, "cd_k")
@@ -98,6 +105,7 @@ class RBM(UnsupervisedModel):
         self.visible_bias_initializer = keras.initializers.get(visible_bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
+        self.untied = bool(untied)
         self.seed_generator = ReplicaSeedGenerator(seed, name="seed_generator")
         self.shuffle_seed = seed if seed is not None else random.randrange(2**31)
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_error")
@@ -125,6 +133,11 @@ class RBM(UnsupervisedModel):
                     initializer="zeros", shape=(self.num_chains, n_visible), dtype=self.variable_dtype,
                     trainable=False, synchronization="on_read", aggregation="only_first_replica", name="persistent_chains",
                 )
+            if self.untied:
+                # Zeros (no random draw), then `tie`: an untied RBM draws the same numbers as a tied one.
+                self.recognition_kernel = self.add_weight(name="recognition_kernel", shape=(n_visible, self.units), initializer="zeros")
+                self.recognition_bias = self.add_weight(name="recognition_bias", shape=(self.units,), initializer="zeros")
+                self.tie()
         self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: n_visible})
 
     @property
@@ -152,7 +165,19 @@ class RBM(UnsupervisedModel):
         return ops.matmul(h, ops.transpose(kernel)) + visible_bias
 
     def call(self, inputs):
-        return self.hidden.mean(self._hidden_pre(inputs))
+        return self.hidden.mean(self.recognition_pre(inputs) if self.untied else self._hidden_pre(inputs))
+
+    def recognition_pre(self, v):
+        """Total input of the hidden units going up: ``v R + r`` when `untied`, else ``vW + b``."""
+        if not self.untied:
+            return self._hidden_pre(v)
+        return ops.matmul(v, ops.cast(self.recognition_kernel, self.compute_dtype)) + ops.cast(self.recognition_bias, self.compute_dtype)
+
+    def tie(self):
+        """Sets the recognition weights of an `untied` RBM to `kernel` and `hidden_bias`."""
+        # Copies (ops.copy): on JAX two variables must not share one buffer.
+        self.recognition_kernel.assign(ops.copy(self.kernel))
+        self.recognition_bias.assign(ops.copy(self.hidden_bias))
 
     def _as_tensor(self, x, name):
         return ops.convert_to_tensor(self._check(x, name), dtype=self.compute_dtype)
@@ -306,6 +331,11 @@ class RBM(UnsupervisedModel):
             hidden_bias, visible_bias]`` (float32, ready for ``optimizer.apply``)
             and a dict with ``reconstruction_error`` and ``free_energy_gap``.
         """
+        gradients, diagnostics, _ = self._contrastive_divergence(v_data, update_chains)
+        return gradients, diagnostics
+
+    def _contrastive_divergence(self, v_data, update_chains=True):
+        """`contrastive_divergence`, also returning the negative phase's visible states."""
 
         def loss(*variables):
             weights = self._weights(variables)
@@ -325,7 +355,7 @@ class RBM(UnsupervisedModel):
         replicas = backend.num_replicas()  # the optimizer sums replicas' gradients
         gradients = [g / replicas for g in gradients]
         error = ops.mean(ops.square(ops.cast(v_data, "float32") - ops.cast(reconstruction, "float32")))
-        return gradients, {"reconstruction_error": error, "free_energy_gap": gap}
+        return gradients, {"reconstruction_error": error, "free_energy_gap": gap}, v_model
 
     def _negative_phase(self, v_data, data_pre, weights):
         """The model samples and the data's one-step reconstruction ``E[v | h ~ p(h | v_data)]``."""
@@ -360,12 +390,23 @@ class RBM(UnsupervisedModel):
             rows = np.random.default_rng(self.shuffle_seed).integers(0, len(x), self.num_chains)
             self.persistent_chains.assign(np.asarray(x[np.sort(rows)], "float32"))
 
+    def load_own_variables(self, store):
+        """Loads the weights; an `untied` RBM saved without recognition weights (the generative
+        model of a DBN saved before they existed) loads them tied."""
+        saved = [k for k in store.keys() if k != self._SEED_STATE]
+        if self.untied and len(saved) == len(self._trainable_variables + self._non_trainable_variables) - 2:
+            values = [store[str(i)] for i in range(len(saved))]  # kernel, hidden_bias, visible_bias[, chains]
+            seed = {k: store[k] for k in store.keys() if k == self._SEED_STATE}
+            store = {**{str(i): v for i, v in enumerate(values[:3] + values[:2] + values[3:])}, **seed}
+        super().load_own_variables(store)
+
     def get_config(self):
         config = super().get_config()
-        options = ("units", "cd_k", "persistent", "num_chains", "negative_phase", "sparsity_target", "sparsity_cost", "seed")
+        options = ("units", "cd_k", "persistent", "num_chains", "negative_phase", "sparsity_target", "sparsity_cost", "seed", "untied")
         config.update({name: getattr(self, name) for name in options})
         config.update(visible=units_lib.serialize(self.visible), hidden=units_lib.serialize(self.hidden))
         for name in ("kernel_initializer", "hidden_bias_initializer", "visible_bias_initializer"):
             config[name] = keras.initializers.serialize(getattr(self, name))
         config["kernel_regularizer"] = keras.regularizers.serialize(self.kernel_regularizer)
         return config
+

@@ -165,6 +165,26 @@ def free_energy(visible, hidden, v, hidden_pre, visible_bias, hidden_bias, beta=
     return beta * visible.energy(v, visible_bias) - hidden.log_partition(beta * hidden_pre, beta * hidden_bias)
 
 
+def log_likelihood(units, x, pre):
+    """``log p(x | input)`` per row, for units ``x`` with total input ``pre`` and no other links.
+
+    The units of a directed layer (the lower layers of a DBN's generative model,
+    going down or up) have ``p(x | input) ∝ exp(-energy(x, 0) + x.pre)``, so
+    ``log p = x.pre - energy(x, 0) - log_partition(pre, 0)``. Its gradient in
+    ``pre`` is ``x - mean(pre)``: the delta rule of the wake-sleep algorithm.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_dbn import units
+    >>> x, pre = np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]])
+    >>> round(float(units.log_likelihood(units.get("bernoulli"), x, pre)[0]), 6)  # 2 log(1/2)
+    -1.386294
+    """
+    zeros = ops.zeros_like(pre[0])
+    return ops.sum(x * pre, axis=-1) - units.energy(x, zeros) - units.log_partition(pre, zeros)
+
+
 def _logit_of_mean(data_mean, scale=1.0):
     p = np.clip(np.asarray(data_mean, "float64") / scale, _BASE_RATE_EPS, 1.0 - _BASE_RATE_EPS)
     return np.log(p) - np.log1p(-p)

@@ -49,6 +49,8 @@ def check_array(x, units=None, n_features=None, name="input", copy_dtype="float3
             x = np.asarray(x)
         except ValueError as err:  # ragged nested lists
             raise ValueError(f"The {name} is not a rectangular array: {err}") from None
+    if x.dtype.name == "bfloat16":  # ml_dtypes' numpy bfloat16 (what `predict` returns under mixed_bfloat16)
+        x = x.astype("float32")
     if x.dtype == object or x.dtype.kind in "USVOMm":
         raise ValueError(
             f"The {name} has non-numeric dtype {x.dtype}; expected numbers "

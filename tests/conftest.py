@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 CROSS_BACKEND = {
     "test_rbm", "test_units", "test_evaluation", "test_saving", "test_dbn", "test_generation",
     "test_training_options", "test_validation", "test_bad_input_properties", "test_resume",
-    "test_callbacks", "test_tuning",
+    "test_callbacks", "test_tuning", "test_up_down",
 }
 
 

@@ -27,6 +27,7 @@ API_PAGES = {
     "saving": ["keras_dbn.saving"],
     "data": ["keras_dbn.data"],
     "backend": ["keras_dbn.backend"],
+    "up_down": ["keras_dbn.up_down"],
 }
 
 
@@ -65,7 +66,7 @@ def test_api_reference_comes_from_the_docstrings(site):
     assert '<span class="gp">&gt;&gt;&gt; </span>' in rbm_page
     assert "<blockquote>" not in rbm_page
     dbn_page = page(site, "api/dbn")
-    for member in ["pretrain", "extract_features", "generate", "export"]:
+    for member in ["pretrain", "extract_features", "generate", "predict_generative", "fit_generative", "export"]:
         assert f'id="keras_dbn.DBN.{member}"' in dbn_page, member
 
 

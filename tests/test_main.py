@@ -9,9 +9,11 @@ from keras_dbn.__main__ import build_parser, load_data, main
 
 def test_demo_trains_saves_and_exports(tmp_path, capsys):
     out = tmp_path / "out"
-    main(["demo", "--hidden-units", "32", "--pretrain-epochs", "2", "--epochs", "3", "--gibbs-steps", "20", "--output", str(out)])
+    main(["demo", "--hidden-units", "32", "--pretrain-epochs", "2", "--up-down-epochs", "2", "--epochs", "3",
+          "--gibbs-steps", "20", "--output", str(out)])
     printed = capsys.readouterr().out
     assert "Pretraining RBM 1/1" in printed and "generative model (lowest free energy)" in printed
+    assert "Up-down fine-tuning of the generative model" in printed
     assert "SVC's classes of 100 unconditional samples" in printed
     assert {p.name for p in out.iterdir()} >= {"dbn.keras", "saved_model", "filters.png", "samples.png"}
     accuracy = float(printed.split("fine-tuned network: ")[1].split()[0])

@@ -202,3 +202,29 @@ def test_joint_units_are_their_blocks_side_by_side():
         joint.check(np.array([[1, 0, 1, 1, 1, 1, 0]], "float32"))
     with pytest.raises(ValueError, match="take 7 features, got 6"):
         joint.check(np.zeros((1, 6), "float32"))
+
+
+@pytest.mark.parametrize("name", ["bernoulli", "gaussian", "softmax", "binomial"])
+def test_log_likelihood_of_a_directed_layer_matches_numpy(name):
+    """log p(x | input) against each distribution's own formula (the wake-sleep delta rule is its gradient)."""
+    from scipy.special import gammaln, log_softmax
+
+    rng = np.random.default_rng(0)
+    pre = rng.normal(0, 2, (5, 4))
+    p = 1 / (1 + np.exp(-pre))
+    if name == "bernoulli":
+        x = (rng.random((5, 4)) < 0.5).astype("float64")
+        expected = np.sum(x * np.log(p) + (1 - x) * np.log1p(-p), axis=1)
+    elif name == "gaussian":
+        x = rng.normal(0, 1, (5, 4))
+        expected = np.sum(-0.5 * (x - pre) ** 2 - 0.5 * np.log(2 * np.pi), axis=1)
+    elif name == "softmax":
+        x = np.eye(2)[rng.integers(0, 2, (5, 2))].reshape(5, 4)
+        expected = np.sum(x * log_softmax(pre.reshape(5, 2, 2), axis=-1).reshape(5, 4), axis=1)
+    else:
+        x = rng.integers(0, 4, (5, 4)).astype("float64")  # Binomial(3, sigmoid(pre))
+        log_choose = gammaln(4) - gammaln(x + 1) - gammaln(4 - x)
+        expected = np.sum(log_choose + x * np.log(p) + (3 - x) * np.log1p(-p), axis=1)
+    unit = {"softmax": units.Softmax(2), "binomial": units.Binomial(3)}.get(name) or units.get(name)
+    got = keras.ops.convert_to_numpy(units.log_likelihood(unit, keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(pre)))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)

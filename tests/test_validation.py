@@ -83,6 +83,21 @@ def test_integer_and_boolean_data_are_accepted():
     assert np.isfinite(rbm.kernel).all()
 
 
+def test_numpy_bfloat16_data_are_widened_to_float32():
+    """What `predict` returns under mixed_bfloat16 (ml_dtypes' bfloat16, numpy kind "V")."""
+    from ml_dtypes import bfloat16
+
+    from keras_dbn.validation import check_array
+
+    checked = check_array(GOOD.astype(bfloat16), None, GOOD.shape[1], "data")
+    assert checked.dtype == np.float32
+    np.testing.assert_array_equal(checked, GOOD.astype(bfloat16).astype(np.float32))
+    bad = GOOD.astype(bfloat16)
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        check_array(bad, None, GOOD.shape[1], "data")
+
+
 @pytest.mark.parametrize(
     "make, message",
     [

@@ -1,0 +1,207 @@
+"""Up-down fine-tuning of the DBN's generative model (`DBN.fit_generative`, `keras_dbn.up_down`)."""
+
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from digit_data import digits_split
+from keras_dbn import DBN, load_model, units
+from keras_dbn.up_down import UpDown
+
+
+class Threshold(units.Bernoulli):
+    """Bernoulli units whose "sample" is 1 where the input is positive: a step numpy can follow."""
+
+    def _sample(self, pre, seed):
+        return ops.cast(pre > 0, pre.dtype)
+
+
+class Argmax(units.Softmax):
+    """Softmax units whose "sample" is the one-hot of the largest input."""
+
+    def _sample(self, pre, seed):
+        return ops.one_hot(ops.argmax(pre, axis=-1), self.group_size, dtype=pre.dtype)
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def numpy_up_down_gradients(dbn, x, labels):
+    """Hinton, Osindero & Teh (2006), appendix B, with "samples" thresholded at input 0 and the
+    top RBM's CD-1 gradient of the free-energy gap: the gradients to descend, in `rule_variables` order."""
+    (l0, l1, top), n = dbn.generative, len(x)
+    w = lambda *vs: [np.asarray(ops.convert_to_numpy(v), "float64") for v in vs]  # noqa: E731
+    G0, g0, R0, r0 = w(l0.kernel, l0.visible_bias, l0.recognition_kernel, l0.recognition_bias)
+    G1, g1, R1, r1 = w(l1.kernel, l1.visible_bias, l1.recognition_kernel, l1.recognition_bias)
+    W, b, a = w(top.kernel, top.hidden_bias, top.visible_bias)
+    h1 = (x @ R0 + r0 > 0).astype(float)  # wake: up the recognition weights
+    h2 = (h1 @ R1 + r1 > 0).astype(float)
+    v = np.concatenate([h2, labels], 1)
+    h = (v @ W + b > 0).astype(float)  # the top RBM's negative phase, labels free
+    pre = h @ W.T + a
+    v_model = np.concatenate([(pre[:, :3] > 0), np.eye(2)[pre[:, 3:].argmax(1)]], 1).astype(float)
+    d2 = v_model[:, :3]  # sleep: down the generative weights
+    d1 = (d2 @ G1.T + g1 > 0).astype(float)
+    d0 = sigmoid(d1 @ G0.T + g0)
+    p0, p1 = sigmoid(h1 @ G0.T + g0), sigmoid(h2 @ G1.T + g1)
+    q1, q2 = sigmoid(d0 @ R0 + r0), sigmoid(d1 @ R1 + r1)
+    pos, neg = sigmoid(v @ W + b), sigmoid(v_model @ W + b)
+    return [
+        -(x - p0).T @ h1 / n, -(x - p0).mean(0), -d0.T @ (d1 - q1) / n, -(d1 - q1).mean(0),
+        -(h1 - p1).T @ h2 / n, -(h1 - p1).mean(0), -d1.T @ (d2 - q2) / n, -(d2 - q2).mean(0),
+        -(v.T @ pos - v_model.T @ neg) / n, -(pos - neg).mean(0), -(v - v_model).mean(0),
+    ]
+
+
+def test_one_step_is_the_papers_wake_sleep_and_top_cd():
+    rng = np.random.default_rng(0)
+    x = (rng.random((16, 6)) < 0.5).astype("float32")
+    y = np.arange(16) % 2
+    dbn = DBN([4, 3, 5], output_units=2, seed=0)
+    dbn.pretrain(x, y=y, epochs=1, batch_size=8, verbose=0)
+    for layer in dbn.generative:  # untie: every weight its own random value
+        for variable in layer.trainable_weights:
+            variable.assign(rng.normal(0, 1, variable.shape).astype("float32"))
+        layer.hidden = Threshold()
+        if layer is not dbn.generative[-1]:
+            layer.visible = Threshold() if layer is not dbn.generative[0] else layer.visible
+    dbn.generative[-1].visible = units.Joint([(Threshold(), 3), (Argmax(2), 2)])
+    trainer = UpDown(dbn.generative, label_units=2)
+    labels = np.eye(2, dtype="float32")[y]
+    gradients, diagnostics = trainer.contrastive_divergence(ops.convert_to_tensor(np.concatenate([x, labels], 1)))
+    expected = numpy_up_down_gradients(dbn, x.astype("float64"), labels.astype("float64"))
+    assert len(gradients) == len(expected) == len(trainer.rule_variables())
+    for got, want, variable in zip(gradients, expected, trainer.rule_variables()):
+        np.testing.assert_allclose(ops.convert_to_numpy(got), want, rtol=1e-4, atol=1e-5, err_msg=variable.path)
+    p0 = sigmoid((x @ dbn.generative[0].recognition_kernel.numpy() + dbn.generative[0].recognition_bias.numpy() > 0) @ dbn.generative[0].kernel.numpy().T + dbn.generative[0].visible_bias.numpy())
+    np.testing.assert_allclose(float(diagnostics["reconstruction_error"]), np.mean((x - p0) ** 2), rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x_train, x_test, y_train, y_test = digits_split(test_size=0.2)
+    return x_train, y_train, x_test, y_test
+
+
+def pretrained(x, y, seed=0):
+    keras.utils.set_random_seed(seed)
+    dbn = DBN([100, 300], output_units=10, seed=seed)
+    dbn.pretrain(x, y=y, epochs=40, batch_size=50, verbose=0)
+    return dbn
+
+
+def test_generative_model_draws_better_digits_after_up_down(digits):
+    """Measured: up-down raises the share of conditioned samples an SVC calls their label."""
+    from sklearn.svm import SVC
+
+    x_train, y_train, x_test, y_test = digits
+    judge = SVC().fit(x_train, y_train)
+    dbn = pretrained(x_train, y_train)
+    labels = np.repeat(np.arange(10), 30)
+
+    def judged_right():
+        return float(np.mean(judge.predict(dbn.generate(len(labels), labels=labels, gibbs_steps=500)) == labels))
+
+    before = judged_right()
+    dbn.fit_generative(x_train, y_train, epochs=20, batch_size=32, verbose=0)
+    after = judged_right()
+    assert after > before + 0.03, (before, after)
+    assert np.mean(dbn.predict_generative(x_test) == y_test) > 0.85
+
+
+def test_fit_generative_changes_the_generative_model_only(digits, tmp_path):
+    x_train, y_train, x_test, _ = digits
+    dbn = pretrained(x_train[:400], y_train[:400])
+    recognition = [w.numpy().copy() for w in dbn.rbms[0].weights + dbn.head.weights]
+    bottom = dbn.generative[0]
+    np.testing.assert_array_equal(bottom.recognition_kernel.numpy(), bottom.kernel.numpy())  # tied after pretraining
+    hidden_bias = bottom.hidden_bias.numpy().copy()
+    history = dbn.fit_generative(x_train[:400], y_train[:400], epochs=2, batch_size=50, verbose=0)
+    assert set(history.history) == {"reconstruction_error", "free_energy_gap"}
+    for before, after in zip(recognition, dbn.rbms[0].weights + dbn.head.weights):
+        np.testing.assert_array_equal(before, after.numpy())
+    assert not np.allclose(bottom.recognition_kernel.numpy(), bottom.kernel.numpy())  # untied now
+    np.testing.assert_array_equal(bottom.hidden_bias.numpy(), hidden_bias)  # no part in up-down
+    assert not any(layer.trainable for layer in dbn.generative)
+    # Both sets of weights are saved, and the reloaded DBN classifies and generates as before.
+    dbn.save(tmp_path / "dbn.keras")
+    loaded = load_model(tmp_path / "dbn.keras")
+    for name in ("kernel", "recognition_kernel", "recognition_bias", "visible_bias"):
+        np.testing.assert_array_equal(getattr(loaded.generative[0], name).numpy(), getattr(bottom, name).numpy())
+    np.testing.assert_array_equal(loaded.predict_generative(x_test), dbn.predict_generative(x_test))
+
+
+def test_bad_calls_raise_before_any_weight_changes(digits):
+    x_train, y_train, _, _ = digits
+    x, y = x_train[:100], y_train[:100]
+    with pytest.raises(ValueError, match="pretrained first"):
+        DBN([8, 6], output_units=10).fit_generative(x, y)
+    with pytest.raises(ValueError, match="pretrained first"):
+        tied = DBN([8, 6], output_units=10, untied=False)
+        tied.pretrain(x, epochs=1, verbose=0)
+        tied.fit_generative(x, y)
+    dbn = DBN([8, 6], output_units=10, seed=0)
+    dbn.pretrain(x, y=y, epochs=1, verbose=0)
+    weights = [w.numpy().copy() for layer in dbn.generative for w in layer.weights]
+    with pytest.raises(ValueError, match="needs them too"):
+        dbn.fit_generative(x)
+    bad = x.copy()
+    bad[3, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        dbn.fit_generative(bad, y)
+    with pytest.raises(ValueError, match="y"):
+        dbn.fit_generative(x, y[:50])
+    with pytest.raises(ValueError, match=r"\[0, 10\)|range"):
+        dbn.fit_generative(x, y + 10)
+    unlabelled = DBN([8, 6], output_units=10, seed=0)
+    unlabelled.pretrain(x, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="pretrained with labels"):
+        unlabelled.fit_generative(x, y)
+    for before, after in zip(weights, [w for layer in dbn.generative for w in layer.weights]):
+        np.testing.assert_array_equal(before, after.numpy())
+
+
+def test_files_written_before_the_recognition_weights_load_them_tied():
+    """tests/data/dbn_v0_2_untied.keras: a labelled DBN([8, 6], output_units=2) written at commit
+    bc6db41, whose generative model had no recognition weights of its own."""
+    folder = pathlib.Path(__file__).parent / "data"
+    expected = np.load(folder / "v0_2_untied_outputs.npz")
+    dbn = load_model(folder / "dbn_v0_2_untied.keras")
+    bottom = dbn.generative[0]
+    np.testing.assert_array_equal(bottom.kernel.numpy(), expected["generative_kernel"])
+    np.testing.assert_array_equal(bottom.recognition_kernel.numpy(), expected["generative_kernel"])
+    np.testing.assert_array_equal(bottom.recognition_bias.numpy(), expected["generative_hidden_bias"])
+    x = expected["x"]
+    np.testing.assert_allclose(dbn.predict(x, verbose=0), expected["dbn"], rtol=1e-6)
+    np.testing.assert_allclose(bottom.predict(x, verbose=0), expected["generative_up"], rtol=1e-6)
+    np.testing.assert_array_equal(dbn.predict_generative(x), expected["generative_classes"])
+    joint = np.concatenate([expected["generative_up"], np.eye(2, dtype="float32")[(x[:, 0] > 0.5).astype(int)]], 1)
+    np.testing.assert_allclose(ops.convert_to_numpy(dbn.generative[-1].free_energy(joint)), expected["top_free_energy"], rtol=1e-5)
+    dbn.fit_generative(x, (x[:, 0] > 0.5).astype(int), epochs=1, batch_size=8, verbose=0)  # and trains on
+
+
+@pytest.mark.parametrize("output_units", [None, 10])
+def test_dbns_pretrained_without_labels_train_their_generative_model_without_them(digits, output_units):
+    x = digits[0][:200]
+    dbn = DBN([16, 12], output_units=output_units, seed=0)
+    dbn.pretrain(x, epochs=2, batch_size=50, verbose=0)
+    before = dbn.generative[0].kernel.numpy().copy()
+    dbn.fit_generative(x, epochs=1, batch_size=50, verbose=0)
+    assert not np.allclose(dbn.generative[0].kernel.numpy(), before)
+    assert dbn.generate(3, gibbs_steps=5).shape == (3, 64)
+
+
+def test_a_mixed_bfloat16_dbn_pretrains_fine_tunes_its_generative_model_and_classifies(digits):
+    """Under mixed_bfloat16 `predict` returns numpy bfloat16, which the upper RBMs take as their data."""
+    x_train, y_train, x_test, _ = digits
+    dbn = DBN([16, 12], output_units=10, seed=0, dtype="mixed_bfloat16")
+    dbn.pretrain(x_train[:200], y=y_train[:200], epochs=1, batch_size=50, verbose=0)
+    dbn.fit_generative(x_train[:200], y_train[:200], epochs=1, batch_size=50, verbose=0)
+    assert dbn.generative[0].recognition_kernel.dtype == "float32"
+    assert dbn.predict_generative(x_test[:5]).shape == (5,)
+    assert dbn.extract_features(x_test[:5]).shape == (5, 12)
+    assert dbn.generate(4, labels=[0, 1, 2, 3], gibbs_steps=5).shape == (4, 64)
