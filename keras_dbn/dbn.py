@@ -339,7 +339,11 @@ class DBN(CheckedModel):
             epochs: epochs of up-down.
             batch_size: mini-batch size.
             optimizer: None (SGD, learning rate 0.01, momentum 0.9), or an
-                optimizer (instance, name or config).
+                optimizer (instance, name or config). For long runs, decay its
+                rate: on MNIST a constant rate left the unconditional chains in
+                one or two digits, and 200 epochs at 0.005 decayed by a
+                `keras.optimizers.schedules.CosineDecay` to 1% balanced them
+                (docs/results.md).
             callbacks: Keras callbacks.
             verbose: Keras verbosity.
 
