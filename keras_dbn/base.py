@@ -141,7 +141,7 @@ class UnsupervisedModel(CheckedModel):
     """A `CheckedModel` that trains itself without labels: the base of `RBM`.
 
     Subclasses implement ``contrastive_divergence(batch, update_chains)``, which
-    returns ``(gradients of trainable_variables, diagnostics)``, list one metric
+    returns ``(gradients of rule_variables(), diagnostics)``, list one metric
     per diagnostic in ``metrics``, and hold their sampler in ``seed_generator``
     and their shuffle seed in ``shuffle_seed``. This class runs the rule in
     ``train_step`` and ``test_step``, streams arrays to ``fit`` and saves the
@@ -167,10 +167,14 @@ class UnsupervisedModel(CheckedModel):
         groups = [self.trainable_variables, self.non_trainable_variables, self.optimizer.variables, self.metrics_variables]
         return backend.stateless_step(self._train_step, groups, *args)
 
+    def rule_variables(self):
+        """The variables the learning rule's gradients are for, in their order."""
+        return self.trainable_variables
+
     def _train_step(self, data):
         gradients, diagnostics = self.contrastive_divergence(self._batch(data))
         with backend.no_grad():
-            self.optimizer.apply(gradients, self.trainable_variables)
+            self.optimizer.apply(gradients, self.rule_variables())
         return self._record(diagnostics)
 
     def test_step(self, *args):

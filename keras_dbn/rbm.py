@@ -165,7 +165,7 @@ class RBM(UnsupervisedModel):
         return ops.matmul(h, ops.transpose(kernel)) + visible_bias
 
     def call(self, inputs):
-        return self.hidden.mean(self.recognition_pre(inputs) if self.untied else self._hidden_pre(inputs))
+        return self.hidden.mean(self.recognition_pre(inputs))
 
     def recognition_pre(self, v):
         """Total input of the hidden units going up: ``v R + r`` when `untied`, else ``vW + b``."""
@@ -348,14 +348,18 @@ class RBM(UnsupervisedModel):
             gap = ops.mean(data_energy) - ops.mean(model_energy)
             return gap + self._penalty(data_pre, variables[0]), (gap, v_model, reconstruction)
 
-        variables = [self.kernel, self.hidden_bias, self.visible_bias]
-        _, (gap, v_model, reconstruction), gradients = backend.value_and_gradients(loss, variables)
+        _, (gap, v_model, reconstruction), gradients = backend.value_and_gradients(loss, self.rule_variables())
         if self.persistent and update_chains:
             self.persistent_chains.assign(ops.cast(v_model, self.persistent_chains.dtype))
         replicas = backend.num_replicas()  # the optimizer sums replicas' gradients
         gradients = [g / replicas for g in gradients]
         error = ops.mean(ops.square(ops.cast(v_data, "float32") - ops.cast(reconstruction, "float32")))
         return gradients, {"reconstruction_error": error, "free_energy_gap": gap}, v_model
+
+    def rule_variables(self):
+        """``[kernel, hidden_bias, visible_bias]``: what contrastive divergence trains
+        (not the recognition weights of an `untied` RBM)."""
+        return [self.kernel, self.hidden_bias, self.visible_bias]
 
     def _negative_phase(self, v_data, data_pre, weights):
         """The model samples and the data's one-step reconstruction ``E[v | h ~ p(h | v_data)]``."""

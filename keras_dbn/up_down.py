@@ -101,7 +101,7 @@ class UpDown(UnsupervisedModel):
         wake = [x]  # up: a sample of each layer from the recognition weights
         for layer in self.lower:
             wake.append(layer.hidden.sample(layer.recognition_pre(wake[-1]), layer.seed_generator))
-        top_data = ops.concatenate([wake[-1], labels], axis=-1) if self.lower else batch
+        top_data = ops.concatenate([wake[-1], labels], axis=-1)
         top_gradients, top_diagnostics, top_model = self.top._contrastive_divergence(top_data, update_chains)
         sleep = [top_model[:, : top_model.shape[-1] - self.label_units]]  # down from the top RBM's negative states
         for layer in reversed(self.lower):
@@ -132,9 +132,3 @@ class UpDown(UnsupervisedModel):
             gradients, error = [], top_diagnostics["reconstruction_error"]
         diagnostics = {"reconstruction_error": error, "free_energy_gap": top_diagnostics["free_energy_gap"]}
         return gradients + list(top_gradients), diagnostics
-
-    def _train_step(self, data):
-        gradients, diagnostics = self.contrastive_divergence(self._batch(data))
-        with backend.no_grad():
-            self.optimizer.apply(gradients, self.rule_variables())
-        return self._record(diagnostics)

@@ -339,3 +339,20 @@ def test_divergence_in_a_later_epoch_keeps_the_last_finite_epoch_and_training_go
         np.testing.assert_array_equal(good, now)
     history = rbm.fit(patterns, epochs=1, batch_size=10, verbose=0)  # nothing was left broken
     assert np.isfinite(history.history["reconstruction_error"]).all()
+
+
+def test_untied_rbm_goes_up_its_recognition_weights_and_cd_trains_the_others(patterns):
+    rbm = RBM(4, seed=0, untied=True)
+    rbm.compile(keras.optimizers.SGD(0.1))
+    rbm.build((None, patterns.shape[1]))
+    np.testing.assert_array_equal(rbm.recognition_kernel.numpy(), rbm.kernel.numpy())  # tied when built
+    recognition = [rbm.recognition_kernel.numpy().copy(), rbm.recognition_bias.numpy().copy()]
+    kernel = rbm.kernel.numpy().copy()
+    rbm.fit(patterns, epochs=2, batch_size=4, verbose=0)
+    assert not np.allclose(rbm.kernel.numpy(), kernel)
+    np.testing.assert_array_equal(rbm.recognition_kernel.numpy(), recognition[0])
+    np.testing.assert_array_equal(rbm.recognition_bias.numpy(), recognition[1])
+    up = 1 / (1 + np.exp(-(patterns @ recognition[0] + recognition[1])))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(rbm(patterns)), up, rtol=1e-5, atol=1e-6)
+    rbm.tie()
+    np.testing.assert_array_equal(rbm.recognition_kernel.numpy(), rbm.kernel.numpy())
