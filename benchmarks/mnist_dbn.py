@@ -18,15 +18,16 @@ The test set is scored once, at the end, by the fine-tuned network and by the ge
 model (`DBN.predict_generative`).
 
 The generative model is then judged by a separate classifier, a small Keras convnet
-trained on the raw training images only (it never sees a generated image): the share of
-1,000 label-conditioned samples (100 per digit) it calls their label, and its classes for
-1,000 unconditional samples. The times reported cover training only (pretraining, up-down, fine-tuning).
+trained on the raw training images only, shifted at random by up to 2 pixels (it never
+sees a generated image): the share of 1,000 label-conditioned samples (100 per digit)
+it calls their label, and its classes for 1,000 unconditional samples. The times
+reported cover training only (pretraining, up-down, fine-tuning).
 ``--output`` gets the first-layer filters, a 10 x 10 grid of samples (one row per digit),
 the fine-tuning history and ``results.json``.
 
 Usage::
 
-    python benchmarks/mnist_dbn.py --data mnist.npz            # full run, ~30 min on 2 cores
+    python benchmarks/mnist_dbn.py --data mnist.npz            # full run, 14-30 min on 2 cores
     python benchmarks/mnist_dbn.py --data mnist.npz --quick    # smoke test, < 5 min
 """
 
@@ -100,12 +101,18 @@ def shifted_batches(x, y, batch_size, seed):
     return dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
 
-def convnet_judge(x_train, y_train, epochs, seed):
-    """A small convnet on the raw training images: the independent judge of generated digits."""
+def convnet_judge(x_train, y_train, epochs, seed, batch_size=128):
+    """A small convnet on the raw training images: the independent judge of generated digits.
+
+    It trains on images shifted at random by up to 2 pixels (a layer active in training
+    only), with Adam's rate decayed by a cosine: 99.1-99.2% on the test set in 5 epochs
+    (docs/results.md), where the same net without them reached 98.9-99.1%.
+    """
     keras.utils.set_random_seed(seed)
     judge = keras.Sequential([
         keras.Input((784,)),
         keras.layers.Reshape((28, 28, 1)),
+        keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", interpolation="nearest", seed=seed),
         keras.layers.Conv2D(32, 3, activation="relu"),
         keras.layers.Conv2D(64, 3, activation="relu"),
         keras.layers.MaxPooling2D(),
@@ -115,8 +122,9 @@ def convnet_judge(x_train, y_train, epochs, seed):
         keras.layers.Dropout(0.5),
         keras.layers.Dense(10, activation="softmax"),
     ])
-    judge.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    judge.fit(x_train, y_train, epochs=epochs, batch_size=128, verbose=2)
+    rate = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=epochs * int(np.ceil(len(x_train) / batch_size)))
+    judge.compile(keras.optimizers.Adam(rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    judge.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=2)
     return judge
 
 

@@ -95,22 +95,30 @@ def _save(dbn, tmp_path):
 
 @pytest.mark.parametrize("untied", [True, False])
 def test_generate_runs_the_top_chain_then_one_pass_down(untied):
-    """A top RBM with zero weights and biases of +-30 has one state; below it, numpy gives p(v | h)."""
-    dbn = DBN([4, 3], output_units=None, seed=0, untied=untied)
+    """A top RBM with zero weights and biases of +-30 has one state; below it, numpy gives the
+    pass down by enumerating the states of the middle layer, which is sampled."""
+    dbn = DBN([4, 5, 3], output_units=None, seed=0, untied=untied)
     dbn.build((None, 6))
-    bottom, top = dbn.generative if untied else dbn.rbms
-    top.kernel.assign(np.zeros((4, 3)))
-    pattern = np.array([1.0, 0.0, 1.0, 1.0])
+    bottom, middle, top = dbn.generative if untied else dbn.rbms
+    top.kernel.assign(np.zeros((5, 3)))
+    pattern = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
     top.visible_bias.assign(30.0 * (2 * pattern - 1))
-    w = np.random.default_rng(0).normal(0, 1.0, (6, 4))
-    a = np.random.default_rng(1).normal(0, 1.0, 6)
-    bottom.kernel.assign(w)
-    bottom.visible_bias.assign(a)
-    p = 1 / (1 + np.exp(-(a + w @ pattern)))
-    np.testing.assert_allclose(dbn.generate(5, gibbs_steps=3), np.tile(p, (5, 1)), rtol=1e-5)
+    rng = np.random.default_rng(0)
+    w0, a0, w1, a1 = rng.normal(0, 1.0, (6, 4)), rng.normal(0, 1.0, 6), rng.normal(0, 1.0, (4, 5)), rng.normal(0, 1.0, 4)
+    for variable, value in zip((bottom.kernel, bottom.visible_bias, middle.kernel, middle.visible_bias), (w0, a0, w1, a1)):
+        variable.assign(value)
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    p_middle = sigmoid(a1 + w1 @ pattern)
+    states = np.array(list(itertools.product([0.0, 1.0], repeat=4)))
+    weights = np.prod(np.where(states == 1, p_middle, 1 - p_middle), axis=1)
+    means = sigmoid(a0 + states @ w0.T)  # E[v | h] for each state h of the middle layer
+    pictures = dbn.generate(4000, gibbs_steps=2)  # E[v | h], h a sample of the middle layer
+    index = np.abs(pictures[:, None, :] - means[None]).max(-1).argmin(1)  # which state each came from
+    np.testing.assert_allclose(pictures, means[index], rtol=1e-5)
+    np.testing.assert_allclose(np.bincount(index, minlength=16) / 4000, weights, atol=0.03)
     samples = dbn.generate(4000, gibbs_steps=2, mean=False)
     assert set(np.unique(samples)) <= {0.0, 1.0}
-    np.testing.assert_allclose(samples.mean(0), p, atol=0.03)
+    np.testing.assert_allclose(samples.mean(0), weights @ means, atol=0.03)
 
 
 def test_clamped_chains_sample_the_conditional_of_the_free_units():
