@@ -87,11 +87,19 @@ def parse_args(argv=None):
     return args
 
 
+def random_shift(seed):
+    """A layer that shifts 28 x 28 images at random by up to 2 pixels each way (in training only)."""
+    return keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", interpolation="nearest", seed=seed)
+
+
+def num_steps(num_rows, batch_size, epochs):
+    """Optimizer steps of ``epochs`` over ``num_rows`` rows (the span of a learning-rate decay)."""
+    return epochs * int(np.ceil(num_rows / batch_size))
+
+
 def shifted_batches(x, y, batch_size, seed):
     """Shuffled batches of images randomly shifted by up to 2 pixels each way (a fresh shift each epoch)."""
-    shift = keras.layers.RandomTranslation(
-        2 / 28, 2 / 28, fill_mode="constant", interpolation="nearest", seed=seed
-    )
+    shift = random_shift(seed)
 
     def augment(images, labels):
         images = tf.reshape(shift(tf.reshape(images, (-1, 28, 28, 1)), training=True), (-1, 784))
@@ -112,7 +120,7 @@ def convnet_judge(x_train, y_train, epochs, seed, batch_size=128):
     judge = keras.Sequential([
         keras.Input((784,)),
         keras.layers.Reshape((28, 28, 1)),
-        keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", interpolation="nearest", seed=seed),
+        random_shift(seed),
         keras.layers.Conv2D(32, 3, activation="relu"),
         keras.layers.Conv2D(64, 3, activation="relu"),
         keras.layers.MaxPooling2D(),
@@ -122,7 +130,7 @@ def convnet_judge(x_train, y_train, epochs, seed, batch_size=128):
         keras.layers.Dropout(0.5),
         keras.layers.Dense(10, activation="softmax"),
     ])
-    rate = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=epochs * int(np.ceil(len(x_train) / batch_size)))
+    rate = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=num_steps(len(x_train), batch_size, epochs))
     judge.compile(keras.optimizers.Adam(rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
     judge.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=2)
     return judge
@@ -164,7 +172,7 @@ def main(argv=None):
               persistent=persistent, dtype=args.dtype)
     top_rate = args.top_learning_rate or args.pretrain_learning_rate
     if args.top_decay:
-        top_steps = args.pretrain_epochs * int(np.ceil(len(x_train) / args.batch_size))
+        top_steps = num_steps(len(x_train), args.batch_size, args.pretrain_epochs)
         top_rate = keras.optimizers.schedules.CosineDecay(top_rate, decay_steps=top_steps, alpha=0.01)
     top_optimizer = keras.optimizers.SGD(top_rate, momentum=0.9)
     dbn.pretrain(
@@ -185,7 +193,7 @@ def main(argv=None):
     viz.plot_filters(dbn.rbms[0], path=os.path.join(args.output, "filters.png"))
     fine_tuning_start = time.perf_counter()
 
-    steps = args.epochs * int(np.ceil(len(x_train) / args.batch_size))
+    steps = num_steps(len(x_train), args.batch_size, args.epochs)
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps, alpha=0.01)
     dbn.compile(
         keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True),

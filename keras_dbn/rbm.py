@@ -171,7 +171,7 @@ class RBM(UnsupervisedModel):
         """Total input of the hidden units going up: ``v R + r`` when `untied`, else ``vW + b``."""
         if not self.untied:
             return self._hidden_pre(v)
-        return ops.matmul(v, ops.cast(self.recognition_kernel, self.compute_dtype)) + ops.cast(self.recognition_bias, self.compute_dtype)
+        return self._hidden_pre(v, self._weights((self.recognition_kernel, self.recognition_bias, self.visible_bias)))
 
     def tie(self):
         """Sets the recognition weights of an `untied` RBM to `kernel` and `hidden_bias`."""
@@ -413,4 +413,3 @@ class RBM(UnsupervisedModel):
             config[name] = keras.initializers.serialize(getattr(self, name))
         config["kernel_regularizer"] = keras.regularizers.serialize(self.kernel_regularizer)
         return config
-
