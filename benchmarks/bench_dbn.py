@@ -46,13 +46,21 @@ MEMORY_GOAL_GIB = 2.0
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", help=".npz with x_train, y_train (MNIST); random binary data if absent")
-    parser.add_argument("--rows", type=int, default=None, help="training rows (default: all, or 60000 random)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", help=".npz with x_train, y_train (MNIST); random binary data if absent"
+    )
+    parser.add_argument(
+        "--rows", type=int, default=None, help="training rows (default: all, or 60000 random)"
+    )
     parser.add_argument("--hidden-units", type=int, nargs="+", default=[500, 500, 2000])
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="3000 random rows, 2 repeats: < 1 minute")
+    parser.add_argument(
+        "--quick", action="store_true", help="3000 random rows, 2 repeats: < 1 minute"
+    )
     parser.add_argument("--memory-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -92,8 +100,14 @@ class PretrainContender:
     def __call__(self):
         timer = EpochTimer()
         start = time.perf_counter()
-        self.dbn.pretrain(self.x, epochs=2, batch_size=self.batch_size, optimizer=pretrain_optimizer(),
-                          callbacks=[timer], verbose=0)
+        self.dbn.pretrain(
+            self.x,
+            epochs=2,
+            batch_size=self.batch_size,
+            optimizer=pretrain_optimizer(),
+            callbacks=[timer],
+            verbose=0,
+        )
         self.walls.append((time.perf_counter() - start) / 2)
         return float(sum(timer.times[1::2]))
 
@@ -105,7 +119,9 @@ def pretrain_floor(x, hidden_units, batch_size):
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layer_x = x[:, :n_in] if n_in <= x.shape[1] else np.resize(x, (rows, n_in))
         runs.append(matmul_floor(layer_x, n_out, batch_size, 1, "float32"))
-    upward = [upward_floor(rows, n_in, n_out, batch_size) for n_in, n_out in zip(sizes[:-2], sizes[1:-1])]
+    upward = [
+        upward_floor(rows, n_in, n_out, batch_size) for n_in, n_out in zip(sizes[:-2], sizes[1:-1])
+    ]
 
     def run():
         return sum(r() for r in runs) + sum(u() for u in upward)
@@ -138,7 +154,9 @@ def upward_floor(rows, n_in, n_out, batch_size):
 
 
 def finetune(dbn, x, y, batch_size):
-    dbn.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    dbn.compile(
+        keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
 
     def run():
         timer = EpochTimer()
@@ -172,7 +190,9 @@ def _status_bytes(key):
 def measure_memory(argv):
     out = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--memory-probe", *argv],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -185,12 +205,16 @@ def main(argv=None):
     x, y = load(args)
     rows = len(x)
     sizes = [x.shape[1]] + args.hidden_units
-    print(f"Data: {args.data or 'random binary'}, {rows} x {x.shape[1]}; DBN {'-'.join(map(str, sizes))}, "
-          f"CD-1, batch {args.batch_size}; memory allocator: {allocator()}")
+    print(
+        f"Data: {args.data or 'random binary'}, {rows} x {x.shape[1]}; DBN {'-'.join(map(str, sizes))}, "
+        f"CD-1, batch {args.batch_size}; memory allocator: {allocator()}"
+    )
     pretrain = PretrainContender(x, args.hidden_units, args.batch_size)
     contenders = {
         "pretrain, 1 epoch of every RBM (steady state)": pretrain,
-        "floor f32 (CD-1 products + upward passes)": pretrain_floor(x, args.hidden_units, args.batch_size),
+        "floor f32 (CD-1 products + upward passes)": pretrain_floor(
+            x, args.hidden_units, args.batch_size
+        ),
     }
     times = interleave(contenders, args.repeats)
     times["pretrain call / epochs (tracing, set-up, layer inputs included)"] = pretrain.walls
@@ -203,14 +227,20 @@ def main(argv=None):
     ratio = min(times["pretrain, 1 epoch of every RBM (steady state)"]) / min(
         times["floor f32 (CD-1 products + upward passes)"]
     )
-    print(f"\npretrain epoch / matmul floor: {ratio:.2f}x (goal <= {FLOOR_GOAL}x): "
-          f"{'PASS' if ratio <= FLOOR_GOAL else 'FAIL'}")
-    memory = measure_memory([a for a in argv if a != "--quick"] + (["--rows", str(rows)] if args.quick else []))
+    print(
+        f"\npretrain epoch / matmul floor: {ratio:.2f}x (goal <= {FLOOR_GOAL}x): "
+        f"{'PASS' if ratio <= FLOOR_GOAL else 'FAIL'}"
+    )
+    memory = measure_memory(
+        [a for a in argv if a != "--quick"] + (["--rows", str(rows)] if args.quick else [])
+    )
     growth = (memory["rss_peak"] - memory["rss_before"]) / 2**30
-    print(f"peak RSS growth during one pretraining epoch (VmHWM, fresh process): {growth:.2f} GiB "
-          f"(data itself: {memory['data_bytes'] / 2**30:.2f} GiB, loaded before the baseline; process peak "
-          f"{memory['rss_peak'] / 2**30:.2f} GiB); goal < {MEMORY_GOAL_GIB} GiB: "
-          f"{'PASS' if growth < MEMORY_GOAL_GIB else 'FAIL'}")
+    print(
+        f"peak RSS growth during one pretraining epoch (VmHWM, fresh process): {growth:.2f} GiB "
+        f"(data itself: {memory['data_bytes'] / 2**30:.2f} GiB, loaded before the baseline; process peak "
+        f"{memory['rss_peak'] / 2**30:.2f} GiB); goal < {MEMORY_GOAL_GIB} GiB: "
+        f"{'PASS' if growth < MEMORY_GOAL_GIB else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ BACKENDS = ("tensorflow", "jax", "torch")
 # The Keras backend is fixed when keras is imported: read --backend first.
 _backend = argparse.ArgumentParser(add_help=False)
 _backend.add_argument("--backend", choices=BACKENDS)
-os.environ["KERAS_BACKEND"] = _backend.parse_known_args(sys.argv[1:])[0].backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+os.environ["KERAS_BACKEND"] = _backend.parse_known_args(sys.argv[1:])[0].backend or os.environ.get(
+    "KERAS_BACKEND", "tensorflow"
+)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -75,19 +77,35 @@ GOALS = {  # name: (ratio, bound, "min" or "max") -- "min": the ratio must be >=
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", help=".npz with x_train (and x_test), e.g. MNIST; random binary data if absent")
-    parser.add_argument("--rows", type=int, default=None, help="training rows (default: all, or 60000 random)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", help=".npz with x_train (and x_test), e.g. MNIST; random binary data if absent"
+    )
+    parser.add_argument(
+        "--rows", type=int, default=None, help="training rows (default: all, or 60000 random)"
+    )
     parser.add_argument("--visible", type=int, default=784, help="visible units of random data")
     parser.add_argument("--hidden", type=int, default=500, help="hidden units")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--epochs", type=int, default=1, help="epochs per timed fit")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (>= 3 for min/median)")
-    parser.add_argument("--ais-betas", type=int, default=0, help="AIS betas for the quality check (0: none)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="interleaved rounds (>= 3 for min/median)"
+    )
+    parser.add_argument(
+        "--ais-betas", type=int, default=0, help="AIS betas for the quality check (0: none)"
+    )
     parser.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out")
-    parser.add_argument("--backend", choices=BACKENDS, default=os.environ["KERAS_BACKEND"],
-                        help="Keras backend of the keras_dbn contenders (default: KERAS_BACKEND or tensorflow)")
-    parser.add_argument("--quick", action="store_true", help="6000 random rows, 3 repeats: < 1 minute")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=os.environ["KERAS_BACKEND"],
+        help="Keras backend of the keras_dbn contenders (default: KERAS_BACKEND or tensorflow)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="6000 random rows, 3 repeats: < 1 minute"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rows = args.rows or 6000
@@ -100,7 +118,11 @@ def load(args):
     if args.data:
         with np.load(args.data) as data:
             x = data["x_train"].reshape(len(data["x_train"]), -1)
-            test = data["x_test"].reshape(len(data["x_test"]), -1) if "x_test" in data.files else x[-2000:]
+            test = (
+                data["x_test"].reshape(len(data["x_test"]), -1)
+                if "x_test" in data.files
+                else x[-2000:]
+            )
         scale = float(max(x.max(), 1.0))
         x, test = (x / scale).astype("float32"), (test / scale).astype("float32")
     else:
@@ -163,7 +185,9 @@ class FitContender:
     def __call__(self):
         timer = EpochTimer()
         start = time.perf_counter()
-        self.rbm.fit(self.x, epochs=self.epochs, batch_size=self.batch_size, verbose=0, callbacks=[timer])
+        self.rbm.fit(
+            self.x, epochs=self.epochs, batch_size=self.batch_size, verbose=0, callbacks=[timer]
+        )
         self.setup.append(time.perf_counter() - start - sum(timer.times))
         return float(np.mean(timer.times))
 
@@ -173,7 +197,11 @@ class SklearnContender:
         from sklearn.neural_network import BernoulliRBM
 
         self.make = lambda: BernoulliRBM(
-            n_components=n_hidden, learning_rate=0.1, batch_size=batch_size, n_iter=epochs, random_state=0
+            n_components=n_hidden,
+            learning_rate=0.1,
+            batch_size=batch_size,
+            n_iter=epochs,
+            random_state=0,
         )
         self.x, self.epochs = x, epochs
 
@@ -270,7 +298,10 @@ def float32_copy(rbm):
 
 def quality(models, x, test, ais_betas):
     """Reconstruction error (and AIS log-likelihood) of each trained model on held-out data."""
-    lines = ["\n| trained with | epochs seen | test reconstruction MSE | test AIS log-likelihood (nats) |", "|---|---|---|---|"]
+    lines = [
+        "\n| trained with | epochs seen | test reconstruction MSE | test AIS log-likelihood (nats) |",
+        "|---|---|---|---|",
+    ]
     scores = {}
     for name, (rbm, epochs) in models.items():
         scored = float32_copy(rbm)
@@ -282,7 +313,9 @@ def quality(models, x, test, ais_betas):
             except ImportError:
                 evaluation = None
             if evaluation is not None:
-                log_z = evaluation.ais_log_partition(scored, num_chains=100, num_betas=ais_betas, seed=0, data=x)
+                log_z = evaluation.ais_log_partition(
+                    scored, num_chains=100, num_betas=ais_betas, seed=0, data=x
+                )
                 loglik = evaluation.log_likelihood(scored, test, log_z.log_z)
         scores[name] = (mse, loglik)
         ll = "-" if loglik is None else f"{loglik:.2f}"
@@ -290,9 +323,13 @@ def quality(models, x, test, ais_betas):
     names = list(scores)
     if len(names) == 2:
         (mse_a, ll_a), (mse_b, ll_b) = scores[names[0]], scores[names[1]]
-        lines.append(f"\nreconstruction MSE, {names[1]} vs {names[0]}: {100 * (mse_b / mse_a - 1):+.2f}% (goal within 2%)")
+        lines.append(
+            f"\nreconstruction MSE, {names[1]} vs {names[0]}: {100 * (mse_b / mse_a - 1):+.2f}% (goal within 2%)"
+        )
         if ll_a is not None and ll_b is not None:
-            lines.append(f"AIS log-likelihood, {names[1]} vs {names[0]}: {100 * (ll_b / ll_a - 1):+.2f}% (goal within 2%)")
+            lines.append(
+                f"AIS log-likelihood, {names[1]} vs {names[0]}: {100 * (ll_b / ll_a - 1):+.2f}% (goal within 2%)"
+            )
     return "\n".join(lines)
 
 
@@ -300,22 +337,32 @@ def main(argv=None):
     args = parse_args(argv)
     x, test = load(args)
     rows, n_visible = x.shape
-    print(f"Data: {'random binary' if not args.data else args.data}, {rows} x {n_visible}; RBM {n_visible}-{args.hidden}, CD-1")
-    print(f"Keras {keras.__version__} on {keras.backend.backend()}; TF {tf.__version__} (floors), "
-          f"devices: {[d.device_type for d in tf.config.list_logical_devices()]}")
+    print(
+        f"Data: {'random binary' if not args.data else args.data}, {rows} x {n_visible}; RBM {n_visible}-{args.hidden}, CD-1"
+    )
+    print(
+        f"Keras {keras.__version__} on {keras.backend.backend()}; TF {tf.__version__} (floors), "
+        f"devices: {[d.device_type for d in tf.config.list_logical_devices()]}"
+    )
     print(f"Memory allocator: {allocator()}")
     ratios, models = {}, {}
     for batch_size in args.batch_sizes:
         contenders = {}
         if not args.no_sklearn:
-            contenders["sklearn BernoulliRBM"] = SklearnContender(x, args.hidden, batch_size, args.epochs)
+            contenders["sklearn BernoulliRBM"] = SklearnContender(
+                x, args.hidden, batch_size, args.epochs
+            )
         f32 = FitContender(x, args.hidden, batch_size, args.epochs)
         contenders["keras_dbn f32"] = f32
         tensorflow = keras.backend.backend() == "tensorflow"
         if tensorflow:
-            contenders["keras_dbn f32 graph"] = FitContender(x, args.hidden, batch_size, args.epochs, jit_compile=False)
+            contenders["keras_dbn f32 graph"] = FitContender(
+                x, args.hidden, batch_size, args.epochs, jit_compile=False
+            )
         if tensorflow and batch_size == args.batch_sizes[0]:
-            contenders["keras_dbn f32 spe=1"] = FitContender(x, args.hidden, batch_size, args.epochs, steps_per_execution=1)
+            contenders["keras_dbn f32 spe=1"] = FitContender(
+                x, args.hidden, batch_size, args.epochs, steps_per_execution=1
+            )
         bf16 = FitContender(x, args.hidden, batch_size, args.epochs, dtype="mixed_bfloat16")
         contenders["keras_dbn bf16"] = bf16
         if tensorflow:
@@ -323,24 +370,39 @@ def main(argv=None):
                 x, args.hidden, batch_size, args.epochs, dtype="mixed_bfloat16", jit_compile=True
             )
         contenders["floor f32"] = matmul_floor(x, args.hidden, batch_size, args.epochs, "float32")
-        contenders["floor f32 overlapped"] = matmul_floor(x, args.hidden, batch_size, args.epochs, "float32", False)
+        contenders["floor f32 overlapped"] = matmul_floor(
+            x, args.hidden, batch_size, args.epochs, "float32", False
+        )
         contenders["floor bf16"] = matmul_floor(x, args.hidden, batch_size, args.epochs, "bfloat16")
         times = interleave(contenders, args.repeats)
         flops = flops_per_epoch(rows, n_visible, args.hidden)
         for dtype in ("float32", "bfloat16"):
             peak = peak_gflops(dtype)
             times[f"hardware limit {dtype} (FLOP / {peak:.0f} GFLOP/s peak)"] = [flops / peak / 1e9]
-        print(table(times, rows, n_visible, args.hidden, f"Batch size {batch_size} (compile: steps_per_execution="
-                    f"{f32.rbm.steps_per_execution}, jit_compile={f32.rbm.jit_compile})"), flush=True)
-        print(f"\nKeras fit set-up per call (not in the epoch times): f32 {np.median(f32.setup):.3f} s, "
-              f"bf16 {np.median(bf16.setup):.3f} s")
+        print(
+            table(
+                times,
+                rows,
+                n_visible,
+                args.hidden,
+                f"Batch size {batch_size} (compile: steps_per_execution="
+                f"{f32.rbm.steps_per_execution}, jit_compile={f32.rbm.jit_compile})",
+            ),
+            flush=True,
+        )
+        print(
+            f"\nKeras fit set-up per call (not in the epoch times): f32 {np.median(f32.setup):.3f} s, "
+            f"bf16 {np.median(bf16.setup):.3f} s"
+        )
         best = {name: min(t) for name, t in times.items()}
         suffix = "" if batch_size == 100 else f"_{batch_size}"
         ratios[f"f32_vs_floor{suffix}"] = best["keras_dbn f32"] / best["floor f32"]
         ratios[f"f32_vs_bf16{suffix}"] = best["keras_dbn f32"] / best["keras_dbn bf16"]
         if not args.no_sklearn:
             ratios[f"sklearn_vs_f32{suffix}"] = best["sklearn BernoulliRBM"] / best["keras_dbn f32"]
-            ratios[f"sklearn_vs_bf16{suffix}"] = best["sklearn BernoulliRBM"] / best["keras_dbn bf16"]
+            ratios[f"sklearn_vs_bf16{suffix}"] = (
+                best["sklearn BernoulliRBM"] / best["keras_dbn bf16"]
+            )
         ratios[f"bf16_vs_bf16_floor{suffix}"] = best["keras_dbn bf16"] / best["floor bf16"]
         if batch_size == args.batch_sizes[0]:
             epochs_seen = f"{args.repeats * args.epochs} (+ 1 warm-up epoch), batch {batch_size}"

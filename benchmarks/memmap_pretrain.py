@@ -58,12 +58,16 @@ def child(path, hidden_units, batch_size):
     elapsed = time.perf_counter() - start
     errors = [h.history["reconstruction_error"][-1] for h in histories]
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"RESULT pretrain_seconds={elapsed:.1f} reconstruction_errors={errors} "
-          f"peak_rss_gib={peak_rss:.2f} (RSS counts the file pages mapped while reading)")
+    print(
+        f"RESULT pretrain_seconds={elapsed:.1f} reconstruction_errors={errors} "
+        f"peak_rss_gib={peak_rss:.2f} (RSS counts the file pages mapped while reading)"
+    )
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=600_000)
     parser.add_argument("--limit-gib", type=float, default=1.0)
     parser.add_argument("--hidden-units", type=int, nargs="+", default=[256, 128])
@@ -87,9 +91,22 @@ def main():
     except OSError as err:
         print(f"no memory cgroup ({err}); running uncapped")
         capped = False
-    command = [sys.executable, __file__, "--child", "--file", args.file, "--batch-size", str(args.batch_size),
-               "--hidden-units", *map(str, args.hidden_units)]
-    preexec = (lambda: open(os.path.join(cgroup, "cgroup.procs"), "w").write(str(os.getpid()))) if capped else None
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--file",
+        args.file,
+        "--batch-size",
+        str(args.batch_size),
+        "--hidden-units",
+        *map(str, args.hidden_units),
+    ]
+    preexec = (
+        (lambda: open(os.path.join(cgroup, "cgroup.procs"), "w").write(str(os.getpid())))
+        if capped
+        else None
+    )
     result = subprocess.run(command, preexec_fn=preexec, capture_output=True, text=True)
     print(result.stdout[-3000:])
     if result.returncode:
@@ -98,8 +115,10 @@ def main():
     if capped:
         peak = int(open(os.path.join(cgroup, "memory.max_usage_in_bytes")).read()) / 2**30
         failcnt = open(os.path.join(cgroup, "memory.failcnt")).read().strip()
-        print(f"memory cap: {args.limit_gib:.2f} GiB; peak usage seen by the cgroup: {peak:.2f} GiB "
-              f"(page cache included; times the cap was hit and memory reclaimed: {failcnt})")
+        print(
+            f"memory cap: {args.limit_gib:.2f} GiB; peak usage seen by the cgroup: {peak:.2f} GiB "
+            f"(page cache included; times the cap was hit and memory reclaimed: {failcnt})"
+        )
         os.rmdir(cgroup)
     print(f"child exit code: {result.returncode}")
     os.remove(args.file)

@@ -47,38 +47,83 @@ from keras_dbn.__main__ import load_data  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help=".npz with x_train, y_train, x_test, y_test (MNIST)")
-    parser.add_argument("--output", default="mnist_dbn_output", help="folder for pictures and results.json")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", required=True, help=".npz with x_train, y_train, x_test, y_test (MNIST)"
+    )
+    parser.add_argument(
+        "--output", default="mnist_dbn_output", help="folder for pictures and results.json"
+    )
     parser.add_argument("--hidden-units", type=int, nargs="+", default=[500, 500, 2000])
     parser.add_argument("--pretrain-epochs", type=int, default=20, help="epochs per RBM")
     parser.add_argument("--pretrain-learning-rate", type=float, default=0.05)
-    parser.add_argument("--top-learning-rate", type=float, default=None,
-                        help="pretraining learning rate of the top RBM (default: --pretrain-learning-rate)")
-    parser.add_argument("--top-decay", action=argparse.BooleanOptionalAction, default=True,
-                        help="decay the top RBM's learning rate to 1%% of it over pretraining (cosine)")
-    parser.add_argument("--persistent", choices=["false", "top", "true"], default="top",
-                        help="persistent CD in no RBM, the top RBM only (default), or every RBM")
-    parser.add_argument("--up-down-epochs", type=int, default=0,
-                        help="epochs of up-down fine-tuning of the generative model after pretraining (DBN.fit_generative)")
-    parser.add_argument("--up-down-learning-rate", type=float, default=0.01, help="its learning rate (SGD, momentum 0.9)")
+    parser.add_argument(
+        "--top-learning-rate",
+        type=float,
+        default=None,
+        help="pretraining learning rate of the top RBM (default: --pretrain-learning-rate)",
+    )
+    parser.add_argument(
+        "--top-decay",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="decay the top RBM's learning rate to 1%% of it over pretraining (cosine)",
+    )
+    parser.add_argument(
+        "--persistent",
+        choices=["false", "top", "true"],
+        default="top",
+        help="persistent CD in no RBM, the top RBM only (default), or every RBM",
+    )
+    parser.add_argument(
+        "--up-down-epochs",
+        type=int,
+        default=0,
+        help="epochs of up-down fine-tuning of the generative model after pretraining (DBN.fit_generative)",
+    )
+    parser.add_argument(
+        "--up-down-learning-rate",
+        type=float,
+        default=0.01,
+        help="its learning rate (SGD, momentum 0.9)",
+    )
     parser.add_argument("--epochs", type=int, default=120, help="fine-tuning epochs")
-    parser.add_argument("--learning-rate", type=float, default=0.1, help="initial fine-tuning learning rate")
+    parser.add_argument(
+        "--learning-rate", type=float, default=0.1, help="initial fine-tuning learning rate"
+    )
     parser.add_argument("--dropout", type=float, default=0.2, help="dropout on hidden activations")
-    parser.add_argument("--input-dropout", type=float, default=0.0, help="dropout on the input pixels")
+    parser.add_argument(
+        "--input-dropout", type=float, default=0.0, help="dropout on the input pixels"
+    )
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--dtype", default="float32", choices=["float32", "mixed_bfloat16"],
-                        help="the DBN's dtype policy: mixed_bfloat16 keeps float32 weights and computes in bfloat16")
-    parser.add_argument("--validation", type=int, default=5000,
-                        help="training images held out; 0 fine-tunes on all of them for --epochs and keeps the last epoch")
-    parser.add_argument("--gibbs-steps", type=int, default=1000, help="Gibbs steps in the top RBM for samples")
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "mixed_bfloat16"],
+        help="the DBN's dtype policy: mixed_bfloat16 keeps float32 weights and computes in bfloat16",
+    )
+    parser.add_argument(
+        "--validation",
+        type=int,
+        default=5000,
+        help="training images held out; 0 fine-tunes on all of them for --epochs and keeps the last epoch",
+    )
+    parser.add_argument(
+        "--gibbs-steps", type=int, default=1000, help="Gibbs steps in the top RBM for samples"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--augment", action=argparse.BooleanOptionalAction, default=False,
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="fine-tune on images randomly shifted by up to 2 pixels (off by default: the task "
         "stays permutation-invariant)",
     )
-    parser.add_argument("--judge-epochs", type=int, default=5, help="epochs of the convnet judge (5 reach 99%%)")
+    parser.add_argument(
+        "--judge-epochs", type=int, default=5, help="epochs of the convnet judge (5 reach 99%%)"
+    )
     parser.add_argument("--quick", action="store_true", help="10k images, 1+3 epochs: a smoke test")
     args = parser.parse_args(argv)
     if args.quick:
@@ -89,7 +134,9 @@ def parse_args(argv=None):
 
 def random_shift(seed):
     """A layer that shifts 28 x 28 images at random by up to 2 pixels each way (in training only)."""
-    return keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", interpolation="nearest", seed=seed)
+    return keras.layers.RandomTranslation(
+        2 / 28, 2 / 28, fill_mode="constant", interpolation="nearest", seed=seed
+    )
 
 
 def num_steps(num_rows, batch_size, epochs):
@@ -105,7 +152,9 @@ def shifted_batches(x, y, batch_size, seed):
         images = tf.reshape(shift(tf.reshape(images, (-1, 28, 28, 1)), training=True), (-1, 784))
         return images, labels
 
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size)
+    )
     return dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
 
@@ -117,21 +166,27 @@ def convnet_judge(x_train, y_train, epochs, seed, batch_size=128):
     (docs/results.md), where the same net without them reached 98.9-99.1%.
     """
     keras.utils.set_random_seed(seed)
-    judge = keras.Sequential([
-        keras.Input((784,)),
-        keras.layers.Reshape((28, 28, 1)),
-        random_shift(seed),
-        keras.layers.Conv2D(32, 3, activation="relu"),
-        keras.layers.Conv2D(64, 3, activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Dropout(0.25),
-        keras.layers.Flatten(),
-        keras.layers.Dense(128, activation="relu"),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-    rate = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=num_steps(len(x_train), batch_size, epochs))
-    judge.compile(keras.optimizers.Adam(rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    judge = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Reshape((28, 28, 1)),
+            random_shift(seed),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Dropout(0.25),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    rate = keras.optimizers.schedules.CosineDecay(
+        1e-3, decay_steps=num_steps(len(x_train), batch_size, epochs)
+    )
+    judge.compile(
+        keras.optimizers.Adam(rate), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     judge.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=2)
     return judge
 
@@ -144,13 +199,21 @@ def judge_samples(dbn, judge, gibbs_steps, output, per_digit=100):
     called = judge.predict(conditioned, verbose=0).argmax(1)
     histogram = np.bincount(judge.predict(free, verbose=0).argmax(1), minlength=10)
     grid = conditioned.reshape(10, per_digit, -1)[:, :10].reshape(100, -1)
-    viz.plot_samples(grid, path=os.path.join(output, "samples.png"),
-                     title=f"Samples of each digit, one row per digit ({gibbs_steps} Gibbs steps)")
-    viz.plot_samples(free[:100], path=os.path.join(output, "samples_unconditional.png"),
-                     title=f"Unconditional samples ({gibbs_steps} Gibbs steps)")
+    viz.plot_samples(
+        grid,
+        path=os.path.join(output, "samples.png"),
+        title=f"Samples of each digit, one row per digit ({gibbs_steps} Gibbs steps)",
+    )
+    viz.plot_samples(
+        free[:100],
+        path=os.path.join(output, "samples_unconditional.png"),
+        title=f"Unconditional samples ({gibbs_steps} Gibbs steps)",
+    )
     return {
         "conditioned_judged_right_percent": round(100 * float(np.mean(called == labels)), 2),
-        "conditioned_judged_right_per_digit": [round(float(np.mean(called[labels == k] == k)), 3) for k in range(10)],
+        "conditioned_judged_right_per_digit": [
+            round(float(np.mean(called[labels == k] == k)), 3) for k in range(10)
+        ],
         "unconditional_judge_histogram": histogram.tolist(),
     }
 
@@ -161,40 +224,68 @@ def main(argv=None):
     os.makedirs(args.output, exist_ok=True)
     x_train, y_train, x_test, y_test = load_data(args.data)
     split = len(x_train) - args.validation
-    x_train, x_val, y_train, y_val = x_train[:split], x_train[split:], y_train[:split], y_train[split:]
+    x_train, x_val, y_train, y_val = (
+        x_train[:split],
+        x_train[split:],
+        y_train[:split],
+        y_train[split:],
+    )
     if args.quick:
         x_train, y_train = x_train[:10000], y_train[:10000]
-    print(f"{len(x_train)} training, {len(x_val)} validation, {len(x_test)} test images", flush=True)
+    print(
+        f"{len(x_train)} training, {len(x_val)} validation, {len(x_test)} test images", flush=True
+    )
     start = time.perf_counter()
 
     persistent = {"false": False, "top": "top", "true": True}[args.persistent]
-    dbn = DBN(args.hidden_units, output_units=10, dropout=args.dropout, input_dropout=args.input_dropout, seed=args.seed,
-              persistent=persistent, dtype=args.dtype)
+    dbn = DBN(
+        args.hidden_units,
+        output_units=10,
+        dropout=args.dropout,
+        input_dropout=args.input_dropout,
+        seed=args.seed,
+        persistent=persistent,
+        dtype=args.dtype,
+    )
     top_rate = args.top_learning_rate or args.pretrain_learning_rate
     if args.top_decay:
         top_steps = num_steps(len(x_train), args.batch_size, args.pretrain_epochs)
-        top_rate = keras.optimizers.schedules.CosineDecay(top_rate, decay_steps=top_steps, alpha=0.01)
+        top_rate = keras.optimizers.schedules.CosineDecay(
+            top_rate, decay_steps=top_steps, alpha=0.01
+        )
     top_optimizer = keras.optimizers.SGD(top_rate, momentum=0.9)
     dbn.pretrain(
         x_train,
         y=y_train,
         epochs=args.pretrain_epochs,
         batch_size=args.batch_size,
-        optimizer=[keras.optimizers.SGD(args.pretrain_learning_rate, momentum=0.9) for _ in args.hidden_units[:-1]] + [top_optimizer],
+        optimizer=[
+            keras.optimizers.SGD(args.pretrain_learning_rate, momentum=0.9)
+            for _ in args.hidden_units[:-1]
+        ]
+        + [top_optimizer],
         verbose=2,
     )
     pretrain_time = time.perf_counter() - start
     print(f"Pretraining took {pretrain_time:.0f} s", flush=True)
     if args.up_down_epochs:
-        dbn.fit_generative(x_train, y_train, epochs=args.up_down_epochs, batch_size=args.batch_size,
-                           optimizer=keras.optimizers.SGD(args.up_down_learning_rate, momentum=0.9), verbose=2)
+        dbn.fit_generative(
+            x_train,
+            y_train,
+            epochs=args.up_down_epochs,
+            batch_size=args.batch_size,
+            optimizer=keras.optimizers.SGD(args.up_down_learning_rate, momentum=0.9),
+            verbose=2,
+        )
     up_down_time = time.perf_counter() - start - pretrain_time
     print(f"Up-down took {up_down_time:.0f} s", flush=True)
     viz.plot_filters(dbn.rbms[0], path=os.path.join(args.output, "filters.png"))
     fine_tuning_start = time.perf_counter()
 
     steps = num_steps(len(x_train), args.batch_size, args.epochs)
-    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=steps, alpha=0.01)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        args.learning_rate, decay_steps=steps, alpha=0.01
+    )
     dbn.compile(
         keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True),
         "sparse_categorical_crossentropy",
@@ -204,7 +295,9 @@ def main(argv=None):
     best = keras.callbacks.EarlyStopping(
         monitor="val_accuracy", patience=args.epochs, restore_best_weights=True, verbose=1
     )
-    training_data = shifted_batches(x_train, y_train, args.batch_size, args.seed) if args.augment else x_train
+    training_data = (
+        shifted_batches(x_train, y_train, args.batch_size, args.seed) if args.augment else x_train
+    )
     history = dbn.fit(
         training_data,
         None if args.augment else y_train,
@@ -220,7 +313,12 @@ def main(argv=None):
     val_error = 100 * (1 - dbn.evaluate(x_val, y_val, verbose=0)[1]) if validated else None
     _, test_accuracy = dbn.evaluate(x_test, y_test, verbose=0)
     generative_error = 100 * float(np.mean(dbn.predict_generative(x_test) != y_test))
-    judge = convnet_judge(np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]), args.judge_epochs, args.seed)
+    judge = convnet_judge(
+        np.concatenate([x_train, x_val]),
+        np.concatenate([y_train, y_val]),
+        args.judge_epochs,
+        args.seed,
+    )
     _, judge_accuracy = judge.evaluate(x_test, y_test, verbose=0)
     results = {
         "test_error_percent": round(100 * (1 - test_accuracy), 3),
@@ -228,7 +326,9 @@ def main(argv=None):
         "judge_test_accuracy_percent": round(100 * judge_accuracy, 2),
         **judge_samples(dbn, judge, args.gibbs_steps, args.output),
         "validation_error_percent": None if val_error is None else round(val_error, 3),
-        "best_epoch": int(np.argmax(history.history["val_accuracy"])) + 1 if validated else args.epochs,
+        "best_epoch": int(np.argmax(history.history["val_accuracy"])) + 1
+        if validated
+        else args.epochs,
         "pretrain_seconds": round(pretrain_time, 1),
         "up_down_seconds": round(up_down_time, 1),
         "total_seconds": round(train_time, 1),
@@ -237,8 +337,10 @@ def main(argv=None):
     with open(os.path.join(args.output, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     print(json.dumps(results, indent=2))
-    print(f"Test error: {results['test_error_percent']:.2f}% fine-tuned, {generative_error:.2f}% generative "
-          f"(pretraining, up-down and fine-tuning {train_time / 60:.1f} min)")
+    print(
+        f"Test error: {results['test_error_percent']:.2f}% fine-tuned, {generative_error:.2f}% generative "
+        f"(pretraining, up-down and fine-tuning {train_time / 60:.1f} min)"
+    )
 
 
 if __name__ == "__main__":

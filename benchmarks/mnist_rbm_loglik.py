@@ -33,29 +33,52 @@ from keras_dbn import RBM, evaluation, viz  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", required=True, help=".npz with x_train and x_test (MNIST, uint8)")
-    parser.add_argument("--output", default="mnist_rbm_output", help="folder for pictures and results.json")
+    parser.add_argument(
+        "--output", default="mnist_rbm_output", help="folder for pictures and results.json"
+    )
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--cd-k", type=int, default=1, help="Gibbs steps per update")
-    parser.add_argument("--no-persistent", dest="persistent", action="store_false", help="CD-k instead of PCD-k")
-    parser.add_argument("--num-chains", type=int, default=100, help="persistent chains")
-    parser.add_argument("--learning-rate", type=float, default=0.04, help="initial rate, decays linearly to 0")
-    parser.add_argument("--momentum", type=float, default=0.5)
-    parser.add_argument("--weight-decay", type=float, default=4e-4, help="L2 weight decay on the kernel (adds decay * W to its gradient)")
     parser.add_argument(
-        "--ema", type=float, default=0.999,
+        "--no-persistent", dest="persistent", action="store_false", help="CD-k instead of PCD-k"
+    )
+    parser.add_argument("--num-chains", type=int, default=100, help="persistent chains")
+    parser.add_argument(
+        "--learning-rate", type=float, default=0.04, help="initial rate, decays linearly to 0"
+    )
+    parser.add_argument("--momentum", type=float, default=0.5)
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=4e-4,
+        help="L2 weight decay on the kernel (adds decay * W to its gradient)",
+    )
+    parser.add_argument(
+        "--ema",
+        type=float,
+        default=0.999,
         help="momentum of the moving average of the weights that becomes the final model (Keras' use_ema; 0: none)",
     )
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--validation", type=int, default=0, help="training images held out (0: none)")
+    parser.add_argument(
+        "--validation", type=int, default=0, help="training images held out (0: none)"
+    )
     parser.add_argument("--ais-chains", type=int, default=100)
     parser.add_argument("--ais-betas", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="10k images, 2 epochs, 1000 betas, --ema 0.99 at most: a smoke test")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="10k images, 2 epochs, 1000 betas, --ema 0.99 at most: a smoke test",
+    )
     args = parser.parse_args(argv)
-    if args.quick:  # 200 updates: average over the last ~100 (0.999 would mostly keep the initial weights)
+    if (
+        args.quick
+    ):  # 200 updates: average over the last ~100 (0.999 would mostly keep the initial weights)
         args.epochs, args.ais_betas, args.ema = 2, 1000, min(args.ema, 0.99)
     return args
 
@@ -73,26 +96,37 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     os.makedirs(args.output, exist_ok=True)
     x_train, x_test = binarised_mnist(args.data, args.seed)
-    x_train, x_val = x_train[: len(x_train) - args.validation], x_train[len(x_train) - args.validation :]
+    x_train, x_val = (
+        x_train[: len(x_train) - args.validation],
+        x_train[len(x_train) - args.validation :],
+    )
     if args.quick:
         x_train = x_train[:10000]
-    print(f"{len(x_train)} training, {len(x_val)} validation, {len(x_test)} test images", flush=True)
+    print(
+        f"{len(x_train)} training, {len(x_val)} validation, {len(x_test)} test images", flush=True
+    )
 
     rbm = RBM(
         args.units,
         cd_k=args.cd_k,
         persistent=args.persistent,
         num_chains=args.num_chains if args.persistent else None,
-        kernel_regularizer=keras.regularizers.L2(args.weight_decay / 2) if args.weight_decay else None,
+        kernel_regularizer=keras.regularizers.L2(args.weight_decay / 2)
+        if args.weight_decay
+        else None,
         seed=args.seed,
     )
     rbm.build((None, x_train.shape[1]))
     if args.persistent:  # start the chains at training images, not at the all-zero image
         rbm.persistent_chains.assign(x_train[: args.num_chains])
     steps = args.epochs * int(np.ceil(len(x_train) / args.batch_size))
-    schedule = keras.optimizers.schedules.PolynomialDecay(args.learning_rate, steps, end_learning_rate=0.0)
+    schedule = keras.optimizers.schedules.PolynomialDecay(
+        args.learning_rate, steps, end_learning_rate=0.0
+    )
     # use_ema: the optimizer keeps a moving average of the weights, which becomes the model at the end.
-    optimizer = keras.optimizers.SGD(schedule, momentum=args.momentum, use_ema=args.ema > 0, ema_momentum=args.ema)
+    optimizer = keras.optimizers.SGD(
+        schedule, momentum=args.momentum, use_ema=args.ema > 0, ema_momentum=args.ema
+    )
     rbm.compile(optimizer, steps_per_execution=50)
     start = time.perf_counter()
     history = rbm.fit(
@@ -116,7 +150,9 @@ def main(argv=None):
     # A second run from the uniform base model. AIS underestimates log Z when its chains miss a
     # mode, and overestimating it by t nats has probability below exp(-t) (Markov's inequality):
     # the larger estimate is the safer one, and a large disagreement flags a spurious mode.
-    ais_uniform = evaluation.ais_log_partition(rbm, num_chains=args.ais_chains, num_betas=args.ais_betas, seed=args.seed + 1)
+    ais_uniform = evaluation.ais_log_partition(
+        rbm, num_chains=args.ais_chains, num_betas=args.ais_betas, seed=args.seed + 1
+    )
     ais = max(ais_data, ais_uniform, key=lambda result: result.log_z)
     # A rigorous bound: keeping only the h = 0 (or v = 0) terms of Z leaves one layer's own partition function.
     one_layer = [
@@ -128,12 +164,20 @@ def main(argv=None):
         # A larger log Z gives a lower log-likelihood: the bounds swap.
         "test_log_likelihood_lower": evaluation.log_likelihood(rbm, x_test, ais.log_z_upper),
         "test_log_likelihood_upper": (
-            evaluation.log_likelihood(rbm, x_test, ais.log_z_lower) if np.isfinite(ais.log_z_lower) else None
+            evaluation.log_likelihood(rbm, x_test, ais.log_z_lower)
+            if np.isfinite(ais.log_z_lower)
+            else None
         ),
-        "test_log_likelihood_data_base_only": evaluation.log_likelihood(rbm, x_test, ais_data.log_z),
+        "test_log_likelihood_data_base_only": evaluation.log_likelihood(
+            rbm, x_test, ais_data.log_z
+        ),
         "train_log_likelihood": evaluation.log_likelihood(rbm, x_train, ais.log_z),
-        "validation_log_likelihood": evaluation.log_likelihood(rbm, x_val, ais.log_z) if len(x_val) else None,
-        "test_pseudo_log_likelihood_first_1000": evaluation.pseudo_log_likelihood(rbm, x_test[:1000]),
+        "validation_log_likelihood": evaluation.log_likelihood(rbm, x_val, ais.log_z)
+        if len(x_val)
+        else None,
+        "test_pseudo_log_likelihood_first_1000": evaluation.pseudo_log_likelihood(
+            rbm, x_test[:1000]
+        ),
         "log_z_data_base": list(ais_data),
         "log_z_uniform_base": list(ais_uniform),
         "log_z_rigorous_lower_bound": max(one_layer),
@@ -146,7 +190,8 @@ def main(argv=None):
     print(json.dumps(results, indent=2))
     viz.plot_filters(rbm, path=os.path.join(args.output, "rbm_filters.png"))
     viz.plot_samples(
-        rbm.sample(100, gibbs_steps=1000), path=os.path.join(args.output, "rbm_samples.png"),
+        rbm.sample(100, gibbs_steps=1000),
+        path=os.path.join(args.output, "rbm_samples.png"),
         title="RBM samples (1000 Gibbs steps)",
     )
     viz.plot_history(history, path=os.path.join(args.output, "rbm_history.png"))

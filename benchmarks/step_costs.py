@@ -71,18 +71,24 @@ def draws(batch_size):
 def element_wise(dtype):
     def step(v):
         pre = tf.cast(tf.concat([v[:, :500], v[:, :500]], 0), dtype)
-        return tf.reduce_sum(tf.cast(tf.sigmoid(pre), tf.float32)) + tf.reduce_sum(tf.nn.softplus(tf.cast(pre, tf.float32)))
+        return tf.reduce_sum(tf.cast(tf.sigmoid(pre), tf.float32)) + tf.reduce_sum(
+            tf.nn.softplus(tf.cast(pre, tf.float32))
+        )
 
     return tf.function(step)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     steps = 60000 // args.batch_size
-    batch = tf.constant((np.random.default_rng(0).random((args.batch_size, 784)) < 0.2).astype("float32"))
+    batch = tf.constant(
+        (np.random.default_rng(0).random((args.batch_size, 784)) < 0.2).astype("float32")
+    )
     parts = {
         "cd f32": cd_step("float32"),
         "cd bf16": cd_step("mixed_bfloat16"),
@@ -104,7 +110,9 @@ def main():
                 out = part(batch)
             out.numpy()
             times[name].append(time.perf_counter() - start)
-    print(f"batch {args.batch_size}, {steps} steps per epoch\n\n| part | s per epoch, min | ms per step |\n|---|---|---|")
+    print(
+        f"batch {args.batch_size}, {steps} steps per epoch\n\n| part | s per epoch, min | ms per step |\n|---|---|---|"
+    )
     for name, values in times.items():
         print(f"| {name} | {min(values):.3f} | {min(values) / steps * 1e3:.2f} |")
 

@@ -8,4 +8,13 @@ from keras_dbn.saving import load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["DBN", "RBM", "DivergenceGuard", "TrainingDivergedError", "evaluation", "load_model", "units", "__version__"]
+__all__ = [
+    "DBN",
+    "RBM",
+    "DivergenceGuard",
+    "TrainingDivergedError",
+    "evaluation",
+    "load_model",
+    "units",
+    "__version__",
+]

@@ -27,7 +27,11 @@ def load_data(path=None, seed=0):
         x = (digits.data / 16.0).astype("float32")
         return tuple(
             np.asarray(a)
-            for a in _reorder(train_test_split(x, digits.target, test_size=0.2, random_state=seed, stratify=digits.target))
+            for a in _reorder(
+                train_test_split(
+                    x, digits.target, test_size=0.2, random_state=seed, stratify=digits.target
+                )
+            )
         )
     with np.load(path) as data:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(data.files)
@@ -56,7 +60,9 @@ def demo(args):
     keras.utils.set_random_seed(args.seed)
     x_train, y_train, x_test, y_test = load_data(args.data, args.seed)
     os.makedirs(args.output, exist_ok=True)
-    print(f"Data: {x_train.shape[0]} training and {x_test.shape[0]} test examples, {x_train.shape[1]} features.")
+    print(
+        f"Data: {x_train.shape[0]} training and {x_test.shape[0]} test examples, {x_train.shape[1]} features."
+    )
     start = time.perf_counter()
     classes = int(y_train.max()) + 1
     dbn = DBN(args.hidden_units, output_units=classes, dropout=args.dropout, seed=args.seed)
@@ -70,11 +76,18 @@ def demo(args):
     if args.up_down_epochs:
         print("Up-down fine-tuning of the generative model")
         dbn.fit_generative(
-            x_train, y_train, epochs=args.up_down_epochs, batch_size=args.batch_size,
+            x_train,
+            y_train,
+            epochs=args.up_down_epochs,
+            batch_size=args.batch_size,
             optimizer=keras.optimizers.SGD(args.up_down_learning_rate, momentum=0.9),
         )
     print("Fine-tuning")
-    dbn.compile(keras.optimizers.Adam(args.learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    dbn.compile(
+        keras.optimizers.Adam(args.learning_rate),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     dbn.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size)
     _, accuracy = dbn.evaluate(x_test, y_test, verbose=0)
     elapsed = time.perf_counter() - start
@@ -104,12 +117,16 @@ def judge_generation(dbn, x_train, y_train, classes, args, per_class=10):
     free = dbn.generate(len(labels), gibbs_steps=args.gibbs_steps)
     right = float(np.mean(judge.predict(conditioned) == labels))
     histogram = np.bincount(judge.predict(free), minlength=classes)
-    print(f"Samples of a given digit that an SVC on the training images calls that digit: {right:.1%} of {len(labels)}")
+    print(
+        f"Samples of a given digit that an SVC on the training images calls that digit: {right:.1%} of {len(labels)}"
+    )
     print(f"SVC's classes of {len(labels)} unconditional samples: {histogram.tolist()}")
     side = int(np.sqrt(x_train.shape[1]))
     if side * side == x_train.shape[1]:
         viz.plot_filters(dbn.rbms[0], path=os.path.join(args.output, "filters.png"))
-        title = f"{per_class} samples of each digit, one row per digit ({args.gibbs_steps} Gibbs steps)"
+        title = (
+            f"{per_class} samples of each digit, one row per digit ({args.gibbs_steps} Gibbs steps)"
+        )
         viz.plot_samples(conditioned, path=os.path.join(args.output, "samples.png"), title=title)
     return right, histogram
 
@@ -118,21 +135,33 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="keras-dbn", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("demo", help="pretrain and fine-tune a DBN, then save and export it")
-    run.add_argument("--data", help=".npz with x_train, y_train, x_test, y_test (default: sklearn digits)")
+    run.add_argument(
+        "--data", help=".npz with x_train, y_train, x_test, y_test (default: sklearn digits)"
+    )
     run.add_argument("--hidden-units", type=int, nargs="+", default=[300, 1000])
     run.add_argument("--pretrain-epochs", type=int, default=100)
     run.add_argument("--pretrain-batch-size", type=int, default=50)
     run.add_argument("--pretrain-learning-rate", type=float, default=0.1)
-    run.add_argument("--up-down-epochs", type=int, default=20,
-                     help="epochs of up-down fine-tuning of the generative model (DBN.fit_generative); 0 skips it")
+    run.add_argument(
+        "--up-down-epochs",
+        type=int,
+        default=20,
+        help="epochs of up-down fine-tuning of the generative model (DBN.fit_generative); 0 skips it",
+    )
     run.add_argument("--up-down-learning-rate", type=float, default=0.01)
     run.add_argument("--epochs", type=int, default=40, help="fine-tuning epochs")
-    run.add_argument("--learning-rate", type=float, default=1e-3, help="fine-tuning learning rate (Adam)")
+    run.add_argument(
+        "--learning-rate", type=float, default=1e-3, help="fine-tuning learning rate (Adam)"
+    )
     run.add_argument("--batch-size", type=int, default=32)
     run.add_argument("--dropout", type=float, default=0.0)
-    run.add_argument("--gibbs-steps", type=int, default=1000, help="Gibbs steps in the top RBM per sample")
+    run.add_argument(
+        "--gibbs-steps", type=int, default=1000, help="Gibbs steps in the top RBM per sample"
+    )
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--output", default="dbn-demo-output", help="folder for the model, export and pictures")
+    run.add_argument(
+        "--output", default="dbn-demo-output", help="folder for the model, export and pictures"
+    )
     return parser
 
 

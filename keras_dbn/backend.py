@@ -120,8 +120,12 @@ def fit_state(model):
     if name() == "jax":
         optimizer = getattr(model, "optimizer", None)
         if optimizer is not None and not optimizer.built and model.built:
-            optimizer.build(model.trainable_variables)  # as fit would: its variables exist to snapshot
-        variables += list(optimizer.variables if optimizer is not None else []) + list(model.metrics_variables)
+            optimizer.build(
+                model.trainable_variables
+            )  # as fit would: its variables exist to snapshot
+        variables += list(optimizer.variables if optimizer is not None else []) + list(
+            model.metrics_variables
+        )
     return variables
 
 
@@ -149,7 +153,9 @@ def stateless_step(step, variable_groups, state, data):
         data: the batch.
     """
     variables = [v for group in variable_groups for v in group]
-    logs, values = _stateless(lambda: step(data), variables, [value for values in state for value in values])
+    logs, values = _stateless(
+        lambda: step(data), variables, [value for values in state for value in values]
+    )
     new_state, start = [], 0
     for group in variable_groups:
         new_state.append(values[start : start + len(group)])
@@ -351,7 +357,9 @@ def strategy_scope(strategy):
         return contextlib.nullcontext()
     import tensorflow as tf
 
-    return contextlib.nullcontext() if strategy is tf.distribute.get_strategy() else strategy.scope()
+    return (
+        contextlib.nullcontext() if strategy is tf.distribute.get_strategy() else strategy.scope()
+    )
 
 
 def has_strategy(strategy):
@@ -360,4 +368,6 @@ def has_strategy(strategy):
         return False
     import tensorflow as tf
 
-    return tf.distribute.has_strategy() or (strategy is not None and strategy is not tf.distribute.get_strategy())
+    return tf.distribute.has_strategy() or (
+        strategy is not None and strategy is not tf.distribute.get_strategy()
+    )

@@ -83,12 +83,20 @@ class CheckedModel(keras.Model):
             if not self.built and width is not None:
                 self.build((None, width))
         validation_data = kwargs.get("validation_data")
-        if isinstance(validation_data, tuple) and validation_data and validation.is_array_like(validation_data[0]):
-            checked = self._check(validation_data[0], "validation data")  # (x, y) or (x, y, sample_weight)
+        if (
+            isinstance(validation_data, tuple)
+            and validation_data
+            and validation.is_array_like(validation_data[0])
+        ):
+            checked = self._check(
+                validation_data[0], "validation data"
+            )  # (x, y) or (x, y, sample_weight)
             kwargs["validation_data"] = (checked,) + tuple(validation_data[1:])
         elif validation.is_array_like(validation_data):
             kwargs["validation_data"] = self._check(validation_data, "validation data")
-        kwargs["callbacks"] = StepProgbarLogger.added_to(DivergenceGuard.added_to(kwargs.get("callbacks")))
+        kwargs["callbacks"] = StepProgbarLogger.added_to(
+            DivergenceGuard.added_to(kwargs.get("callbacks"))
+        )
         return x
 
     def _guarded_fit(self, *args, **kwargs):
@@ -107,7 +115,9 @@ class CheckedModel(keras.Model):
         kwargs["callbacks"] = StepProgbarLogger.added_to(kwargs.get("callbacks"))
         return super().evaluate(x, y, *args, **kwargs)
 
-    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+    def export(
+        self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs
+    ):
         """Exports the model for inference (see `keras.Model.export`).
 
         The artifact needs neither Keras nor keras_dbn to run: a TF SavedModel's
@@ -124,8 +134,12 @@ class CheckedModel(keras.Model):
             )
         if not self.built:
             raise ValueError(f"Build or fit the {type(self).__name__} before exporting it.")
-        input_signature = input_signature or [keras.InputSpec(shape=(None, self.n_visible), dtype="float32")]
-        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+        input_signature = input_signature or [
+            keras.InputSpec(shape=(None, self.n_visible), dtype="float32")
+        ]
+        return super().export(
+            filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs
+        )
 
 
 #: Default ``steps_per_execution`` of `UnsupervisedModel.compile`: training steps per traced call.
@@ -164,7 +178,12 @@ class UnsupervisedModel(CheckedModel):
         """One step of the learning rule. JAX's trainer passes ``(state, data)`` and takes ``(logs, state)``."""
         if backend.name() != "jax":
             return self._train_step(*args)
-        groups = [self.trainable_variables, self.non_trainable_variables, self.optimizer.variables, self.metrics_variables]
+        groups = [
+            self.trainable_variables,
+            self.non_trainable_variables,
+            self.optimizer.variables,
+            self.metrics_variables,
+        ]
         return backend.stateless_step(self._train_step, groups, *args)
 
     def rule_variables(self):
@@ -204,11 +223,20 @@ class UnsupervisedModel(CheckedModel):
         """
         if steps_per_execution is None:
             distributed = backend.has_strategy(getattr(self, "distribute_strategy", None))
-            steps_per_execution = 1 if distributed or backend.name() == "torch" else STEPS_PER_EXECUTION
+            steps_per_execution = (
+                1 if distributed or backend.name() == "torch" else STEPS_PER_EXECUTION
+            )
         elif steps_per_execution > 1 and backend.name() == "torch":
-            warnings.warn(f"Keras runs one step per call on PyTorch: steps_per_execution={steps_per_execution} is ignored.")
+            warnings.warn(
+                f"Keras runs one step per call on PyTorch: steps_per_execution={steps_per_execution} is ignored."
+            )
             steps_per_execution = 1
-        super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, jit_compile=jit_compile, **kwargs)
+        super().compile(
+            optimizer=optimizer,
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+            **kwargs,
+        )
         self._auto_jit_compile = jit_compile == "auto"
         if self._auto_jit_compile:  # settled per fit; a reloaded model settles it again
             self._compile_config.config["jit_compile"] = "auto"
@@ -222,7 +250,11 @@ class UnsupervisedModel(CheckedModel):
         (rows times trainable weights) on use it and smaller ones keep the graph.
         bfloat16 products stay on oneDNN's kernels, which XLA on CPU does not use.
         """
-        if not getattr(self, "_auto_jit_compile", False) or backend.name() != "tensorflow" or self.run_eagerly:
+        if (
+            not getattr(self, "_auto_jit_compile", False)
+            or backend.name() != "tensorflow"
+            or self.run_eagerly
+        ):
             return
         if tf.config.list_physical_devices("GPU") or backend.has_strategy(self.distribute_strategy):
             return  # Keras' own choice
@@ -243,12 +275,16 @@ class UnsupervisedModel(CheckedModel):
 
         See `keras_dbn.data.array_batches`; needs a compiled model.
         """
-        return data.array_batches(x, batch_size, shuffle=shuffle, seed=self.shuffle_seed, epoch_key=self._step_count)
+        return data.array_batches(
+            x, batch_size, shuffle=shuffle, seed=self.shuffle_seed, epoch_key=self._step_count
+        )
 
     def _step_count(self):
         """The optimizer's step count, or on JAX during `fit` the one recorded when an epoch may start."""
         recorded = getattr(self, "_epoch_start_step", None)
-        return int(ops.convert_to_numpy(self.optimizer.iterations)) if recorded is None else recorded
+        return (
+            int(ops.convert_to_numpy(self.optimizer.iterations)) if recorded is None else recorded
+        )
 
     def _recording_epoch_start_step(self, callbacks):
         """``callbacks`` plus one recording the step count whenever an epoch may start.
@@ -257,10 +293,13 @@ class UnsupervisedModel(CheckedModel):
         next epoch's batches are drawn; the count is read where they are attached
         (after `keras.callbacks.BackupAndRestore` restored them).
         """
+
         def record(*_):
             self._epoch_start_step = int(ops.convert_to_numpy(self.optimizer.iterations))
 
-        return list(callbacks) + [keras.callbacks.LambdaCallback(on_train_begin=record, on_epoch_end=record)]
+        return list(callbacks) + [
+            keras.callbacks.LambdaCallback(on_train_begin=record, on_epoch_end=record)
+        ]
 
     def fit(self, x=None, y=None, batch_size=None, shuffle=True, validation_split=0.0, **kwargs):
         """Trains on ``x`` (labels are not used). See `keras.Model.fit`.
@@ -280,7 +319,9 @@ class UnsupervisedModel(CheckedModel):
             if validation_split:
                 cut = int(len(x) * (1.0 - validation_split))
                 x, kwargs["validation_data"] = x[:cut], x[cut:]
-            self._settle_jit_compile(len(x) * (kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0)))
+            self._settle_jit_compile(
+                len(x) * (kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0))
+            )
             x, batch_size = self.fit_batches(x, batch_size or 32, shuffle=bool(shuffle)), None
             if backend.name() == "jax":
                 kwargs["callbacks"] = self._recording_epoch_start_step(kwargs["callbacks"])

@@ -39,7 +39,9 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.model.stop_training = True
         what = ", ".join(f"{k}={logs[k]}" for k in bad) or "the weights"
         since = (
-            "before training" if self._good_epoch is None else f"at the end of epoch {self._good_epoch + 1}"
+            "before training"
+            if self._good_epoch is None
+            else f"at the end of epoch {self._good_epoch + 1}"
         )
         raise TrainingDivergedError(
             f"Training diverged in epoch {epoch + 1}: {what} became non-finite. "
@@ -129,7 +131,14 @@ class TensorBoardImages(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, log_dir, every=1, model=None, max_filters=64, num_samples=16, gibbs_steps=100, image_shape=None
+        self,
+        log_dir,
+        every=1,
+        model=None,
+        max_filters=64,
+        num_samples=16,
+        gibbs_steps=100,
+        image_shape=None,
     ):
         super().__init__()
         self.log_dir = os.fspath(log_dir)

@@ -50,22 +50,32 @@ def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
     n, width = x.shape
     key = (lambda: np.int64(0)) if epoch_key is None else (lambda: np.int64(epoch_key()))
     # One element per epoch, computed when the epoch's iterator starts.
-    epoch_seed = tf.data.Dataset.range(1).map(lambda _: tf.stack([tf.constant(seed, tf.int64), _read_key(key)]))
+    epoch_seed = tf.data.Dataset.range(1).map(
+        lambda _: tf.stack([tf.constant(seed, tf.int64), _read_key(key)])
+    )
 
     def order(size, seed_pair):
-        return tf.random.experimental.stateless_shuffle(tf.range(size), seed_pair) if shuffle else tf.range(size)
+        return (
+            tf.random.experimental.stateless_shuffle(tf.range(size), seed_pair)
+            if shuffle
+            else tf.range(size)
+        )
 
     if isinstance(x, np.memmap):
         block = max(1, _BLOCK_ROWS // batch_size) * batch_size
         starts = np.arange(0, n, block)
 
         def read(start):  # one contiguous read, in the file's own dtype (cast in the graph)
-            rows = tf.numpy_function(lambda s: np.ascontiguousarray(x[s : s + block]), [start], x.dtype)
+            rows = tf.numpy_function(
+                lambda s: np.ascontiguousarray(x[s : s + block]), [start], x.dtype
+            )
             return tf.cast(tf.reshape(rows, (-1, width)), tf.float32)
 
         def blocks(seed_pair):
             block_starts = tf.gather(tf.constant(starts), order(len(starts), seed_pair))
-            return tf.data.Dataset.from_tensor_slices(block_starts).map(lambda start: shuffled(read(start), _fold(seed_pair, start)))
+            return tf.data.Dataset.from_tensor_slices(block_starts).map(
+                lambda start: shuffled(read(start), _fold(seed_pair, start))
+            )
 
         def shuffled(rows, seed_pair):
             return tf.gather(rows, order(tf.shape(rows)[0], seed_pair))
@@ -73,7 +83,9 @@ def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
         dataset = epoch_seed.flat_map(blocks).flat_map(lambda rows: _split(rows, batch_size))
     else:
         table = tf.convert_to_tensor(x, tf.float32)
-        rows = epoch_seed.map(lambda seed_pair: order(n, seed_pair)).flat_map(lambda rows: _split(rows, batch_size))
+        rows = epoch_seed.map(lambda seed_pair: order(n, seed_pair)).flat_map(
+            lambda rows: _split(rows, batch_size)
+        )
         dataset = rows.map(lambda rows: tf.gather(table, rows), num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.map(lambda batch: tf.ensure_shape(batch, (None, width)))
     return dataset.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size))).prefetch(2)
@@ -90,7 +102,9 @@ def _fold(seed_pair, data):
 def _split(rows, batch_size):
     """``rows`` as a dataset of batches: reshaping beats ``Dataset.batch`` by far (as in Keras's own adapter)."""
     full = tf.shape(rows)[0] // batch_size * batch_size
-    batches = tf.data.Dataset.from_tensor_slices(tf.reshape(rows[:full], tf.concat([[-1, batch_size], tf.shape(rows)[1:]], 0)))
+    batches = tf.data.Dataset.from_tensor_slices(
+        tf.reshape(rows[:full], tf.concat([[-1, batch_size], tf.shape(rows)[1:]], 0))
+    )
     rest = tf.data.Dataset.from_tensors(rows[full:]).filter(lambda tail: tf.shape(tail)[0] > 0)
     return batches.concatenate(rest)
 

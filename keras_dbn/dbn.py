@@ -92,43 +92,81 @@ class DBN(CheckedModel):
     """
 
     def __init__(
-        self, hidden_units=(500, 500, 2000), output_units=10, output_activation="softmax", visible="bernoulli",
-        hidden="bernoulli", cd_k=1, persistent=False, dropout=0.0, input_dropout=0.0, pretrain_epochs=0, seed=None, untied=True,
+        self,
+        hidden_units=(500, 500, 2000),
+        output_units=10,
+        output_activation="softmax",
+        visible="bernoulli",
+        hidden="bernoulli",
+        cd_k=1,
+        persistent=False,
+        dropout=0.0,
+        input_dropout=0.0,
+        pretrain_epochs=0,
+        seed=None,
+        untied=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if isinstance(hidden_units, int) or not hidden_units:
-            raise ValueError(f"`hidden_units` must be a non-empty list of sizes, got {hidden_units!r}.")
-        self.hidden_units = [validation.check_positive_int(u, "hidden_units[i]") for u in hidden_units]
-        self.output_units = None if output_units is None else validation.check_positive_int(output_units, "output_units")
+            raise ValueError(
+                f"`hidden_units` must be a non-empty list of sizes, got {hidden_units!r}."
+            )
+        self.hidden_units = [
+            validation.check_positive_int(u, "hidden_units[i]") for u in hidden_units
+        ]
+        self.output_units = (
+            None
+            if output_units is None
+            else validation.check_positive_int(output_units, "output_units")
+        )
         self.output_activation = keras.activations.get(output_activation)
         for name, rate in (("dropout", dropout), ("input_dropout", input_dropout)):
             if not 0.0 <= rate < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), got {rate!r}.")
         self.dropout, self.input_dropout = float(dropout), float(input_dropout)
-        self.pretrain_epochs = validation.check_positive_int(pretrain_epochs, "pretrain_epochs", minimum=0)
+        self.pretrain_epochs = validation.check_positive_int(
+            pretrain_epochs, "pretrain_epochs", minimum=0
+        )
         self.seed = seed
         self.visible = units_lib.get(visible)
-        self.hidden = [units_lib.get(h) for h in _per_layer(hidden, len(self.hidden_units), "hidden")]
+        self.hidden = [
+            units_lib.get(h) for h in _per_layer(hidden, len(self.hidden_units), "hidden")
+        ]
         self.cd_k = validation.check_positive_int(cd_k, "cd_k")
         self.persistent = validation.check_choice(persistent, (False, True, "top"), "persistent")
         self.untied = bool(untied)
         self._policy = kwargs.get("dtype")
         top = len(self.hidden_units) - 1
-        pcd = [self.persistent is True or (i == top and self.persistent == "top") for i in range(top + 1)]
+        pcd = [
+            self.persistent is True or (i == top and self.persistent == "top")
+            for i in range(top + 1)
+        ]
         self.rbms = [self._rbm(i, f"rbm_{i}", persistent=pcd[i]) for i in range(top + 1)]
         self.generative = []  # made in `build`, once the width of the top RBM's input is known
         self.dropouts = [keras.layers.Dropout(self.dropout, dtype=self._policy) for _ in self.rbms]
         self.input_dropout_layer = keras.layers.Dropout(self.input_dropout, dtype=self._policy)
         self.head = None
         if self.output_units is not None:
-            self.head = keras.layers.Dense(self.output_units, activation=self.output_activation, dtype=self._policy, name="head")
+            self.head = keras.layers.Dense(
+                self.output_units,
+                activation=self.output_activation,
+                dtype=self._policy,
+                name="head",
+            )
 
     def _rbm(self, i, name, visible=None, persistent=False, untied=False):
         return RBM(
-            self.hidden_units[i], visible=visible or ([self.visible] + self.hidden)[i], hidden=self.hidden[i],
-            cd_k=self.cd_k, persistent=persistent, num_chains=PERSISTENT_CHAINS if persistent else None,
-            seed=None if self.seed is None else self.seed + i, untied=untied, dtype=self._policy, name=name,
+            self.hidden_units[i],
+            visible=visible or ([self.visible] + self.hidden)[i],
+            hidden=self.hidden[i],
+            cd_k=self.cd_k,
+            persistent=persistent,
+            num_chains=PERSISTENT_CHAINS if persistent else None,
+            seed=None if self.seed is None else self.seed + i,
+            untied=untied,
+            dtype=self._policy,
+            name=name,
         )
 
     @property
@@ -144,13 +182,19 @@ class DBN(CheckedModel):
         visible = features
         if self.label_units:
             width = ([n_visible] + self.hidden_units)[top]
-            visible = units_lib.Joint([(features, width), (units_lib.Softmax(self.label_units), self.label_units)])
-        self.generative.append(self._rbm(top, "top_memory", visible=visible, persistent=bool(self.persistent)))
+            visible = units_lib.Joint(
+                [(features, width), (units_lib.Softmax(self.label_units), self.label_units)]
+            )
+        self.generative.append(
+            self._rbm(top, "top_memory", visible=visible, persistent=bool(self.persistent))
+        )
         widths = [n_visible] + self.hidden_units[:-1]
         widths[-1] += self.label_units
         for rbm, width in zip(self.generative, widths):
             rbm.build((None, width))
-            rbm.trainable = False  # pretraining and fit_generative train it; fine-tuning leaves it alone
+            rbm.trainable = (
+                False  # pretraining and fit_generative train it; fine-tuning leaves it alone
+            )
 
     def build(self, input_shape):
         # Variables belong to the strategy the model was created under, also when
@@ -171,7 +215,9 @@ class DBN(CheckedModel):
                 name="pretrained", shape=(), initializer="zeros", dtype="int32", trainable=False
             )
             if self.untied:  # 1 once the top RBM has learnt with labels
-                self.labelled = self.add_weight(name="labelled", shape=(), initializer="zeros", dtype="int32", trainable=False)
+                self.labelled = self.add_weight(
+                    name="labelled", shape=(), initializer="zeros", dtype="int32", trainable=False
+                )
 
     @property
     def n_visible(self):
@@ -187,7 +233,9 @@ class DBN(CheckedModel):
         return x if self.head is None else self.head(x)
 
     # ---------------------------------------------------------- pretraining
-    def pretrain(self, x, y=None, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"):
+    def pretrain(
+        self, x, y=None, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"
+    ):
         """Greedy layer-wise pretraining: fits each RBM, bottom first, by CD.
 
         RBM ``i`` is fit on the upward means ``E[h | v]`` of the RBMs below it.
@@ -227,12 +275,16 @@ class DBN(CheckedModel):
         """
         is_dataset = isinstance(x, tf.data.Dataset)
         if (is_dataset or isinstance(x, np.memmap)) and len(self.rbms) > 1:
-            backend.require_tensorflow("Pretraining on a memory map or tf.data.Dataset (streamed through the lower RBMs)")
+            backend.require_tensorflow(
+                "Pretraining on a memory map or tf.data.Dataset (streamed through the lower RBMs)"
+            )
         if not is_dataset:
             x = self._check(x, "training data")
         labels = None if y is None else self._one_hot_labels(x, y)
         epochs_per_layer = _per_layer(epochs, len(self.rbms), "epochs")
-        optimizers = [_fresh_optimizer(o) for o in _per_layer(optimizer, len(self.rbms), "optimizer")]
+        optimizers = [
+            _fresh_optimizer(o) for o in _per_layer(optimizer, len(self.rbms), "optimizer")
+        ]
         callbacks = list(callbacks or [])
         backups = [c for c in callbacks if isinstance(c, keras.callbacks.BackupAndRestore)]
         others = [c for c in callbacks if c not in backups]
@@ -253,8 +305,14 @@ class DBN(CheckedModel):
                 done = " (finished earlier, restored from its backup)" if history else ""
                 print(f"Pretraining RBM {i + 1}/{len(self.rbms)}: {rbm.units} hidden units{done}")
             if history is None:
-                fit_options = dict(epochs=layer_epochs, batch_size=None if is_dataset else batch_size, verbose=verbose)
-                history = _fit_resumably(rbm, features, zip(backups, layer_dirs), others, **fit_options)
+                fit_options = dict(
+                    epochs=layer_epochs,
+                    batch_size=None if is_dataset else batch_size,
+                    verbose=verbose,
+                )
+                history = _fit_resumably(
+                    rbm, features, zip(backups, layer_dirs), others, **fit_options
+                )
             rbm.trainable = rbm not in self.generative
             histories.append(history)
         if self.untied:
@@ -271,21 +329,35 @@ class DBN(CheckedModel):
                 "pretrain(y=...) needs a top RBM with label units: a DBN with output_units >= 2 and untied=True."
             )
         if not isinstance(x, np.ndarray) or isinstance(x, np.memmap):
-            raise ValueError("pretrain(y=...) takes `x` as an in-memory numpy array (not a memory map or dataset).")
+            raise ValueError(
+                "pretrain(y=...) takes `x` as an in-memory numpy array (not a memory map or dataset)."
+            )
         return self._one_hot(y, len(x), "y")
 
     def _one_hot(self, labels, num_samples, name="labels"):
         """Checked class labels as one-hot rows of the top RBM's label units."""
-        return np.eye(self.label_units, dtype="float32")[validation.check_labels(labels, self.label_units, num_samples, name)]
+        return np.eye(self.label_units, dtype="float32")[
+            validation.check_labels(labels, self.label_units, num_samples, name)
+        ]
 
     def _with_labels(self, features, labels):
         """``[features, one-hot label]``; without labels the label units see the uniform 1/K."""
         if labels is not None:
             return np.concatenate([features, labels], axis=1)
-        uniform = lambda batch: tf.fill((tf.shape(batch)[0], self.label_units), 1.0 / self.label_units)  # noqa: E731
+        uniform = lambda batch: tf.fill(
+            (tf.shape(batch)[0], self.label_units), 1.0 / self.label_units
+        )  # noqa: E731
         if isinstance(features, tf.data.Dataset):
-            return features.map(lambda batch: tf.concat([batch, tf.cast(uniform(batch), batch.dtype)], axis=1))
-        return np.concatenate([features, np.full((len(features), self.label_units), 1.0 / self.label_units, "float32")], 1)
+            return features.map(
+                lambda batch: tf.concat([batch, tf.cast(uniform(batch), batch.dtype)], axis=1)
+            )
+        return np.concatenate(
+            [
+                features,
+                np.full((len(features), self.label_units), 1.0 / self.label_units, "float32"),
+            ],
+            1,
+        )
 
     def _untie(self, labelled):
         """Copies the pretrained weights into the generative model (and, from a top RBM with
@@ -320,7 +392,9 @@ class DBN(CheckedModel):
             return trainee.fit_batches(x, batch_size).map(upward)
         return lower[-1].predict(below, batch_size=max(batch_size, 1024), verbose=0)
 
-    def fit_generative(self, x, y=None, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"):
+    def fit_generative(
+        self, x, y=None, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"
+    ):
         """Fine-tunes the generative model by the up-down algorithm (contrastive wake-sleep).
 
         Hinton, Osindero & Teh (2006), section 5: each batch goes up the
@@ -365,22 +439,38 @@ class DBN(CheckedModel):
         ['free_energy_gap', 'reconstruction_error']
         """
         if not self.generative or not int(ops.convert_to_numpy(self.pretrained)):
-            raise ValueError("fit_generative needs a DBN with a generative model (untied=True), pretrained first.")
+            raise ValueError(
+                "fit_generative needs a DBN with a generative model (untied=True), pretrained first."
+            )
         x = self._check(x, "training data")
         labelled = self.label_units and int(ops.convert_to_numpy(self.labelled))
         if labelled and y is None:
-            raise ValueError("This DBN was pretrained with labels: fit_generative needs them too (y).")
+            raise ValueError(
+                "This DBN was pretrained with labels: fit_generative needs them too (y)."
+            )
         if y is not None and not labelled:
             self._require_labelled("fit_generative")
-        rows = self._with_labels(x, self._one_hot(y, len(x), "y") if labelled else None) if self.label_units else x
-        optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9) if optimizer is None else _fresh_optimizer(optimizer)
+        rows = (
+            self._with_labels(x, self._one_hot(y, len(x), "y") if labelled else None)
+            if self.label_units
+            else x
+        )
+        optimizer = (
+            keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+            if optimizer is None
+            else _fresh_optimizer(optimizer)
+        )
         with self.strategy_scope():
-            trainer = UpDown(self.generative, label_units=self.label_units, dtype=self._policy, name="up_down")
+            trainer = UpDown(
+                self.generative, label_units=self.label_units, dtype=self._policy, name="up_down"
+            )
         for layer in self.generative:
             layer.trainable = True
         try:
             trainer.compile(optimizer=optimizer)
-            return trainer.fit(rows, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose)
+            return trainer.fit(
+                rows, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose
+            )
         finally:
             for layer in self.generative:
                 layer.trainable = False
@@ -394,7 +484,9 @@ class DBN(CheckedModel):
         ``y`` as the top RBM's labels when they are integer classes).
         """
         x = self._checked_fit_inputs(x, kwargs)
-        if self.pretrain_epochs and (not self.built or not int(ops.convert_to_numpy(self.pretrained))):
+        if self.pretrain_epochs and (
+            not self.built or not int(ops.convert_to_numpy(self.pretrained))
+        ):
             part = unlabelled_training_part(x, kwargs.get("validation_split"))
             sparse = isinstance(part, np.ndarray) and isinstance(y, np.ndarray) and y.ndim == 1
             self.pretrain(
@@ -407,7 +499,9 @@ class DBN(CheckedModel):
         with warnings.catch_warnings():
             # Visible biases take no part in the upward pass, so they get no gradient:
             # expected, and not worth Keras's warning.
-            warnings.filterwarnings("ignore", message="Gradients do not exist for variables.*visible_bias")
+            warnings.filterwarnings(
+                "ignore", message="Gradients do not exist for variables.*visible_bias"
+            )
             return self._guarded_fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
 
     # ----------------------------------------------------------- inference
@@ -472,10 +566,24 @@ class DBN(CheckedModel):
             v = top.sample(num_samples, gibbs_steps=gibbs_steps, mean=not below and mean)
         else:
             self._require_labelled("generate")
-            label_part = self._one_hot(labels, validation.check_positive_int(num_samples, "num_samples"))
-            initial = np.concatenate([np.zeros((len(label_part), top.n_visible - self.label_units), "float32"), label_part], 1)
+            label_part = self._one_hot(
+                labels, validation.check_positive_int(num_samples, "num_samples")
+            )
+            initial = np.concatenate(
+                [
+                    np.zeros((len(label_part), top.n_visible - self.label_units), "float32"),
+                    label_part,
+                ],
+                1,
+            )
             clamp = np.arange(top.n_visible) >= top.n_visible - self.label_units
-            v = top.sample(len(initial), gibbs_steps=gibbs_steps, initial=initial, mean=not below and mean, clamp=clamp)
+            v = top.sample(
+                len(initial),
+                gibbs_steps=gibbs_steps,
+                initial=initial,
+                mean=not below and mean,
+                clamp=clamp,
+            )
         h = v[:, : top.n_visible - self.label_units]
         for rbm in reversed(below):
             h = ops.convert_to_numpy(rbm.sample_visible(h, mean=mean and rbm is below[0]))
@@ -483,7 +591,9 @@ class DBN(CheckedModel):
 
     def _require_labelled(self, purpose):
         if not self.label_units or not int(ops.convert_to_numpy(self.labelled)):
-            raise ValueError(f"{purpose} with labels needs a DBN pretrained with labels: dbn.pretrain(x, y=labels).")
+            raise ValueError(
+                f"{purpose} with labels needs a DBN pretrained with labels: dbn.pretrain(x, y=labels)."
+            )
 
     def predict_generative(self, x, batch_size=1024):
         """Classifies by the generative model: the label of lowest free energy in the top RBM.
@@ -508,8 +618,17 @@ class DBN(CheckedModel):
             features = rbm.predict(features, batch_size=batch_size, verbose=0)
         energies = []
         for label in np.eye(self.label_units, dtype="float32"):
-            joint = np.concatenate([features, np.broadcast_to(label, (len(features), self.label_units))], axis=1)
-            energies.append(np.concatenate([ops.convert_to_numpy(top.free_energy(joint[i : i + batch_size])) for i in range(0, len(joint), batch_size)]))
+            joint = np.concatenate(
+                [features, np.broadcast_to(label, (len(features), self.label_units))], axis=1
+            )
+            energies.append(
+                np.concatenate(
+                    [
+                        ops.convert_to_numpy(top.free_energy(joint[i : i + batch_size]))
+                        for i in range(0, len(joint), batch_size)
+                    ]
+                )
+            )
         return np.argmin(np.stack(energies, axis=1), axis=1)
 
     # --------------------------------------------------------------- config
@@ -571,7 +690,9 @@ def _fit_resumably(rbm, features, backups_and_dirs, callbacks, **fit_options):
     """Fits one RBM with a ``BackupAndRestore`` of its own in each ``(backup, layer folder)``; marks it completed there."""
     backups_and_dirs = list(backups_and_dirs)
     layer_backups = [
-        keras.callbacks.BackupAndRestore(d, save_freq=b.save_freq, double_checkpoint=b.double_checkpoint, delete_checkpoint=False)
+        keras.callbacks.BackupAndRestore(
+            d, save_freq=b.save_freq, double_checkpoint=b.double_checkpoint, delete_checkpoint=False
+        )
         for b, d in backups_and_dirs
     ]
     history = rbm.fit(features, callbacks=callbacks + layer_backups, **fit_options)

@@ -43,6 +43,7 @@ _STATES_PER_BATCH = 4096
 # Elements of the (rows, n_visible, max(n_visible, units)) tensors per pseudo-likelihood batch.
 _PSEUDO_LIKELIHOOD_ELEMENTS = 1 << 22
 
+
 class AISResult(collections.namedtuple("AISResult", ["log_z", "log_z_lower", "log_z_upper"])):
     """Result of `ais_log_partition`.
 
@@ -65,7 +66,10 @@ def _check_rbm(rbm):
 
 def _parameters(rbm, dtype):
     """``(kernel, hidden_bias, visible_bias)`` as tensors of ``dtype``."""
-    return tuple(ops.cast(ops.stop_gradient(w), dtype) for w in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
+    return tuple(
+        ops.cast(ops.stop_gradient(w), dtype)
+        for w in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias)
+    )
 
 
 # ---------------------------------------------------------------- exact
@@ -99,8 +103,12 @@ def exact_log_partition(rbm):
     ]
     layers = [layer for layer in layers if layer[0].enumerable]
     if not layers:
-        raise ValueError(f"Neither layer of {rbm.visible} visible and {rbm.hidden} hidden units can be enumerated.")
-    unit, n, bias, other, other_bias, weights = min(layers, key=lambda layer: layer[0].num_states(layer[1]))
+        raise ValueError(
+            f"Neither layer of {rbm.visible} visible and {rbm.hidden} hidden units can be enumerated."
+        )
+    unit, n, bias, other, other_bias, weights = min(
+        layers, key=lambda layer: layer[0].num_states(layer[1])
+    )
     num_states = unit.num_states(n)
     if num_states > 2**MAX_ENUMERATED_UNITS:
         raise ValueError(
@@ -110,9 +118,13 @@ def exact_log_partition(rbm):
         )
     chunks = []
     for start in range(0, num_states, _STATES_PER_BATCH):
-        states = ops.convert_to_tensor(unit.states(n, start, min(start + _STATES_PER_BATCH, num_states)))
+        states = ops.convert_to_tensor(
+            unit.states(n, start, min(start + _STATES_PER_BATCH, num_states))
+        )
         # -F(states), the other layer summed out.
-        free_energy = units_lib.free_energy(unit, other, states, backend.matmul(states, weights) + other_bias, bias, other_bias)
+        free_energy = units_lib.free_energy(
+            unit, other, states, backend.matmul(states, weights) + other_bias, bias, other_bias
+        )
         chunks.append(ops.logsumexp(-free_energy))
     return float(ops.logsumexp(ops.stack(chunks)))
 
@@ -150,7 +162,11 @@ def annealing_schedule(num_betas):
 def _base_rate_biases(rbm, data):
     """Visible biases of AIS's base-rate model: fitted to the data marginals (zeros without data)."""
     if data is not None:
-        data = np.mean(validation.check_array(data, rbm.visible, rbm.n_visible, "data"), axis=0, dtype="float64")
+        data = np.mean(
+            validation.check_array(data, rbm.visible, rbm.n_visible, "data"),
+            axis=0,
+            dtype="float64",
+        )
     return rbm.visible.base_rate_bias(rbm.n_visible, data)
 
 
@@ -192,7 +208,10 @@ def ais_log_partition(rbm, num_chains=100, num_betas=10000, seed=None, data=None
     units_lib.require(rbm.hidden, "annealable", "AIS's hidden units")
     base_bias = ops.convert_to_tensor(_base_rate_biases(rbm, data)[None, :])
     zero_hidden = ops.zeros((1, rbm.units), "float64")
-    log_z_base = float(rbm.visible.log_partition(base_bias, base_bias)[0] + rbm.hidden.log_partition(zero_hidden, zero_hidden)[0])
+    log_z_base = float(
+        rbm.visible.log_partition(base_bias, base_bias)[0]
+        + rbm.hidden.log_partition(zero_hidden, zero_hidden)[0]
+    )
     log_w = _annealed_log_weights(rbm, base_bias, betas, num_chains, seed)
     shift = log_w.max()
     w = np.exp(log_w - shift)
@@ -211,22 +230,31 @@ def _annealed_log_weights(rbm, base_bias, betas, num_chains, seed):
     kernel, hidden_bias, visible_bias = _parameters(rbm, "float32")
     _, hidden_bias64, visible_bias64 = _parameters(rbm, "float64")
     base_bias32 = ops.cast(base_bias, "float32")
-    betas32, betas64 = ops.convert_to_tensor(betas, "float32"), ops.convert_to_tensor(betas, "float64")
+    betas32, betas64 = (
+        ops.convert_to_tensor(betas, "float32"),
+        ops.convert_to_tensor(betas, "float64"),
+    )
     seed_generator = keras.random.SeedGenerator(seed)
 
     def log_marginal(beta, v, hidden_pre):
         """log p*_beta(v): both visible energies and the tempered hidden layer summed out."""
         base = -(1.0 - beta) * visible.energy(v, base_bias)
-        return base - units_lib.free_energy(visible, hidden, v, hidden_pre, visible_bias64, hidden_bias64, beta)
+        return base - units_lib.free_energy(
+            visible, hidden, v, hidden_pre, visible_bias64, hidden_bias64, beta
+        )
 
     def anneal_step(k, state):
         v, log_w = state
         hidden_pre = ops.matmul(v, kernel) + hidden_bias
         v64, hidden_pre64 = ops.cast(v, "float64"), ops.cast(hidden_pre, "float64")
-        log_w += log_marginal(betas64[k], v64, hidden_pre64) - log_marginal(betas64[k - 1], v64, hidden_pre64)
+        log_w += log_marginal(betas64[k], v64, hidden_pre64) - log_marginal(
+            betas64[k - 1], v64, hidden_pre64
+        )
         beta = betas32[k]
         h = hidden.sample(beta * hidden_pre, seed_generator)
-        visible_pre = (1.0 - beta) * base_bias32 + beta * (ops.matmul(h, ops.transpose(kernel)) + visible_bias)
+        visible_pre = (1.0 - beta) * base_bias32 + beta * (
+            ops.matmul(h, ops.transpose(kernel)) + visible_bias
+        )
         return visible.sample(visible_pre, seed_generator), log_w
 
     def anneal():
@@ -253,7 +281,11 @@ def log_likelihood(rbm, x, log_z):
         The mean log-likelihood per example, a Python float.
     """
     _check_rbm(rbm)
-    if isinstance(log_z, (tuple, list)) or not np.isfinite(np.asarray(log_z, "float64")).all() or np.ndim(log_z):
+    if (
+        isinstance(log_z, (tuple, list))
+        or not np.isfinite(np.asarray(log_z, "float64")).all()
+        or np.ndim(log_z)
+    ):
         raise ValueError(f"`log_z` must be a finite number, got {log_z!r}.")
     free_energy = ops.convert_to_numpy(rbm.free_energy(x)).astype("float64")
     return float(-free_energy.mean() - float(log_z))
@@ -279,7 +311,9 @@ def pseudo_log_likelihood(rbm, x):
     units_lib.require(rbm.visible, "binary", "The pseudo-likelihood's visible units")
     x = validation.check_array(x, rbm.visible, rbm.n_visible, "data")
     if not np.all((x == 0) | (x == 1)):
-        raise ValueError("The pseudo-likelihood needs binary data (0 or 1); binarise the data first.")
+        raise ValueError(
+            "The pseudo-likelihood needs binary data (0 or 1); binarise the data first."
+        )
     kernel, hidden_bias, visible_bias = _parameters(rbm, "float64")
     n = rbm.n_visible
     rows = max(1, _PSEUDO_LIKELIHOOD_ELEMENTS // (n * max(n, rbm.units)))
@@ -288,11 +322,15 @@ def pseudo_log_likelihood(rbm, x):
         v = ops.convert_to_tensor(np.asarray(x[start : start + rows], "float64"))
         flip = 1.0 - 2.0 * v  # +1 turns a 0 on, -1 turns a 1 off
         hidden_pre = backend.matmul(v, kernel) + hidden_bias
-        free_energy = units_lib.free_energy(rbm.visible, rbm.hidden, v, hidden_pre, visible_bias, hidden_bias)
+        free_energy = units_lib.free_energy(
+            rbm.visible, rbm.hidden, v, hidden_pre, visible_bias, hidden_bias
+        )
         # Row r, bit i flipped: v + flip_i e_i and hidden input + flip_i W_i.
         flipped = v[:, None, :] + flip[:, :, None] * ops.eye(n, dtype="float64")
         flipped_pre = hidden_pre[:, None, :] + flip[:, :, None] * kernel
-        flipped_energy = units_lib.free_energy(rbm.visible, rbm.hidden, flipped, flipped_pre, visible_bias, hidden_bias)
+        flipped_energy = units_lib.free_energy(
+            rbm.visible, rbm.hidden, flipped, flipped_pre, visible_bias, hidden_bias
+        )
         log_sigmoid = -backend.softplus(free_energy[:, None] - flipped_energy)
         total += float(ops.sum(log_sigmoid))
     return total / len(x)

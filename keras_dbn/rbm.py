@@ -84,23 +84,45 @@ class RBM(UnsupervisedModel):
     """
 
     def __init__(
-        self, units, visible="bernoulli", hidden="bernoulli", cd_k=1, persistent=False, num_chains=None,
-        negative_phase="gibbs", sparsity_target=None, sparsity_cost=0.0, kernel_initializer=None,
-        hidden_bias_initializer="zeros", visible_bias_initializer="zeros", kernel_regularizer=None, seed=None,
-        untied=False, **kwargs,
+        self,
+        units,
+        visible="bernoulli",
+        hidden="bernoulli",
+        cd_k=1,
+        persistent=False,
+        num_chains=None,
+        negative_phase="gibbs",
+        sparsity_target=None,
+        sparsity_cost=0.0,
+        kernel_initializer=None,
+        hidden_bias_initializer="zeros",
+        visible_bias_initializer="zeros",
+        kernel_regularizer=None,
+        seed=None,
+        untied=False,
+        **kwargs,
     ):
         super().__init__(**kwargs)
-        self.units, self.cd_k = validation.check_positive_int(units, "units"), validation.check_positive_int(cd_k, "cd_k")
+        self.units, self.cd_k = (
+            validation.check_positive_int(units, "units"),
+            validation.check_positive_int(cd_k, "cd_k"),
+        )
         self.visible, self.hidden = units_lib.get(visible), units_lib.get(hidden)
         self.persistent = validation.check_choice(persistent, (False, True), "persistent")
-        self.num_chains = None if num_chains is None else validation.check_positive_int(num_chains, "num_chains")
-        self.negative_phase = validation.check_choice(negative_phase, ("gibbs", "mean_field"), "negative_phase")
+        self.num_chains = (
+            None if num_chains is None else validation.check_positive_int(num_chains, "num_chains")
+        )
+        self.negative_phase = validation.check_choice(
+            negative_phase, ("gibbs", "mean_field"), "negative_phase"
+        )
         if sparsity_target is not None and not 0.0 < sparsity_target < 1.0:
             raise ValueError(f"`sparsity_target` must be in (0, 1), got {sparsity_target!r}.")
         if sparsity_cost < 0:
             raise ValueError(f"`sparsity_cost` must be >= 0, got {sparsity_cost!r}.")
         self.sparsity_target, self.sparsity_cost = sparsity_target, float(sparsity_cost)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer or keras.initializers.RandomNormal(stddev=0.01, seed=seed))
+        self.kernel_initializer = keras.initializers.get(
+            kernel_initializer or keras.initializers.RandomNormal(stddev=0.01, seed=seed)
+        )
         self.hidden_bias_initializer = keras.initializers.get(hidden_bias_initializer)
         self.visible_bias_initializer = keras.initializers.get(visible_bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -120,23 +142,38 @@ class RBM(UnsupervisedModel):
         # `fit` or a first call builds the model outside `strategy.scope()`.
         with self.strategy_scope():
             self.kernel = self.add_weight(
-                name="kernel", shape=(n_visible, self.units), initializer=self.kernel_initializer,
+                name="kernel",
+                shape=(n_visible, self.units),
+                initializer=self.kernel_initializer,
                 regularizer=self.kernel_regularizer,  # for models that train through this RBM
             )
-            self.hidden_bias = self.add_weight(name="hidden_bias", shape=(self.units,), initializer=self.hidden_bias_initializer)
-            self.visible_bias = self.add_weight(name="visible_bias", shape=(n_visible,), initializer=self.visible_bias_initializer)
+            self.hidden_bias = self.add_weight(
+                name="hidden_bias", shape=(self.units,), initializer=self.hidden_bias_initializer
+            )
+            self.visible_bias = self.add_weight(
+                name="visible_bias", shape=(n_visible,), initializer=self.visible_bias_initializer
+            )
             if self.persistent:
                 self.num_chains = self.num_chains or 100
                 # One set of chains per replica under tf.distribute: each replica
                 # advances its own copy (saving keeps the first replica's).
                 self.persistent_chains = keras.Variable(
-                    initializer="zeros", shape=(self.num_chains, n_visible), dtype=self.variable_dtype,
-                    trainable=False, synchronization="on_read", aggregation="only_first_replica", name="persistent_chains",
+                    initializer="zeros",
+                    shape=(self.num_chains, n_visible),
+                    dtype=self.variable_dtype,
+                    trainable=False,
+                    synchronization="on_read",
+                    aggregation="only_first_replica",
+                    name="persistent_chains",
                 )
             if self.untied:
                 # Zeros (no random draw), then `tie`: an untied RBM draws the same numbers as a tied one.
-                self.recognition_kernel = self.add_weight(name="recognition_kernel", shape=(n_visible, self.units), initializer="zeros")
-                self.recognition_bias = self.add_weight(name="recognition_bias", shape=(self.units,), initializer="zeros")
+                self.recognition_kernel = self.add_weight(
+                    name="recognition_kernel", shape=(n_visible, self.units), initializer="zeros"
+                )
+                self.recognition_bias = self.add_weight(
+                    name="recognition_bias", shape=(self.units,), initializer="zeros"
+                )
                 self.tie()
         self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: n_visible})
 
@@ -171,7 +208,9 @@ class RBM(UnsupervisedModel):
         """Total input of the hidden units going up: ``v R + r`` when `untied`, else ``vW + b``."""
         if not self.untied:
             return self._hidden_pre(v)
-        return self._hidden_pre(v, self._weights((self.recognition_kernel, self.recognition_bias, self.visible_bias)))
+        return self._hidden_pre(
+            v, self._weights((self.recognition_kernel, self.recognition_bias, self.visible_bias))
+        )
 
     def tie(self):
         """Sets the recognition weights of an `untied` RBM to `kernel` and `hidden_bias`."""
@@ -186,7 +225,14 @@ class RBM(UnsupervisedModel):
         """`keras_dbn.units.free_energy` from ``hidden_pre`` = b + vW, in the variable dtype."""
         dtype = self.variable_dtype
         _, hidden_bias, visible_bias = self._weights(weights, dtype)
-        return units_lib.free_energy(self.visible, self.hidden, ops.cast(v, dtype), ops.cast(hidden_pre, dtype), visible_bias, hidden_bias)
+        return units_lib.free_energy(
+            self.visible,
+            self.hidden,
+            ops.cast(v, dtype),
+            ops.cast(hidden_pre, dtype),
+            visible_bias,
+            hidden_bias,
+        )
 
     def free_energy(self, v):
         """The free energy ``F(v) = -log sum_h exp(-E(v, h))`` of each row of ``v``.
@@ -206,7 +252,9 @@ class RBM(UnsupervisedModel):
     @backend.without_gradients
     def sample_hidden(self, v):
         """Draws ``h ~ p(h | v)`` for each row of ``v``; returns a tensor (batch, units)."""
-        return self.hidden.sample(self._hidden_pre(self._as_tensor(v, "visible data")), self.seed_generator)
+        return self.hidden.sample(
+            self._hidden_pre(self._as_tensor(v, "visible data")), self.seed_generator
+        )
 
     @backend.without_gradients
     def sample_visible(self, h, mean=False):
@@ -239,10 +287,18 @@ class RBM(UnsupervisedModel):
         ``clamp = (mask, values)`` holds the units where ``mask`` is true at ``values``.
         """
         hidden_pre = self._hidden_pre(v, weights) if hidden_pre is None else hidden_pre
-        h = self.hidden.sample(hidden_pre, self.seed_generator) if sample else self.hidden.mean(hidden_pre)
+        h = (
+            self.hidden.sample(hidden_pre, self.seed_generator)
+            if sample
+            else self.hidden.mean(hidden_pre)
+        )
         visible_pre = self._visible_pre(h, weights)
         mean = self.visible.mean(visible_pre)
-        v = self.visible.sample(visible_pre, self.seed_generator) if sample else 0.5 * v + 0.5 * mean
+        v = (
+            self.visible.sample(visible_pre, self.seed_generator)
+            if sample
+            else 0.5 * v + 0.5 * mean
+        )
         if clamp is not None:
             v, mean = (ops.where(clamp[0], clamp[1], x) for x in (v, mean))
         return v, mean
@@ -260,7 +316,9 @@ class RBM(UnsupervisedModel):
             for _ in range(steps - 1):
                 state = step(state)
         else:
-            state = backend.fori_loop(1, steps, lambda i, s: step(s), state, [self.seed_generator.state])
+            state = backend.fori_loop(
+                1, steps, lambda i, s: step(s), state, [self.seed_generator.state]
+            )
         return state[0], first, state[1]
 
     @backend.without_gradients
@@ -302,11 +360,16 @@ class RBM(UnsupervisedModel):
         elif clamp is not None:
             raise ValueError("`clamp` holds units at their `initial` values: pass `initial` too.")
         else:  # p(v | h = 0); h = 0 need not be a valid hidden state (softmax groups), so no check
-            zeros = ops.zeros((validation.check_positive_int(num_samples, "num_samples"), self.units), self.compute_dtype)
+            zeros = ops.zeros(
+                (validation.check_positive_int(num_samples, "num_samples"), self.units),
+                self.compute_dtype,
+            )
             initial = self.visible.sample(self._visible_pre(zeros), self.seed_generator)
         mask = np.zeros(self.n_visible, bool) if clamp is None else np.asarray(clamp, bool)
         if mask.shape != (self.n_visible,):
-            raise ValueError(f"`clamp` must be a boolean mask of shape ({self.n_visible},), got shape {mask.shape}.")
+            raise ValueError(
+                f"`clamp` must be a boolean mask of shape ({self.n_visible},), got shape {mask.shape}."
+            )
         if not hasattr(self, "_sample_fn"):
             chain = lambda v, k, m: self._chain(v, k, clamp=(m, v))[::2]  # noqa: E731
             self._sample_fn = backend.compiled(chain, self.variables, static_argnums=(1,))
@@ -340,20 +403,29 @@ class RBM(UnsupervisedModel):
         def loss(*variables):
             weights = self._weights(variables)
             data_pre = self._hidden_pre(v_data, weights)
-            v_model, reconstruction = self._negative_phase(v_data, ops.stop_gradient(data_pre), weights)
+            v_model, reconstruction = self._negative_phase(
+                v_data, ops.stop_gradient(data_pre), weights
+            )
             v_model = ops.stop_gradient(v_model)
             # Weights cast anew, so under bfloat16 the two terms' gradients meet in float32.
             model_pre = self._hidden_pre(v_model, self._weights(variables))
-            data_energy, model_energy = self._free_energy(v_data, data_pre, variables), self._free_energy(v_model, model_pre, variables)
+            data_energy, model_energy = (
+                self._free_energy(v_data, data_pre, variables),
+                self._free_energy(v_model, model_pre, variables),
+            )
             gap = ops.mean(data_energy) - ops.mean(model_energy)
             return gap + self._penalty(data_pre, variables[0]), (gap, v_model, reconstruction)
 
-        _, (gap, v_model, reconstruction), gradients = backend.value_and_gradients(loss, self.rule_variables())
+        _, (gap, v_model, reconstruction), gradients = backend.value_and_gradients(
+            loss, self.rule_variables()
+        )
         if self.persistent and update_chains:
             self.persistent_chains.assign(ops.cast(v_model, self.persistent_chains.dtype))
         replicas = backend.num_replicas()  # the optimizer sums replicas' gradients
         gradients = [g / replicas for g in gradients]
-        error = ops.mean(ops.square(ops.cast(v_data, "float32") - ops.cast(reconstruction, "float32")))
+        error = ops.mean(
+            ops.square(ops.cast(v_data, "float32") - ops.cast(reconstruction, "float32"))
+        )
         return gradients, {"reconstruction_error": error, "free_energy_gap": gap}, v_model
 
     def rule_variables(self):
@@ -367,7 +439,9 @@ class RBM(UnsupervisedModel):
         if not self.persistent:
             v_model, reconstruction, _ = self._chain(v_data, self.cd_k, sample, weights, data_pre)
             return v_model, reconstruction
-        v_model = self._chain(ops.cast(self.persistent_chains, self.compute_dtype), self.cd_k, sample, weights)[0]
+        v_model = self._chain(
+            ops.cast(self.persistent_chains, self.compute_dtype), self.cd_k, sample, weights
+        )[0]
         h = self.hidden.sample(data_pre, self.seed_generator)
         return v_model, self.visible.mean(self._visible_pre(h, weights))
 
@@ -398,17 +472,37 @@ class RBM(UnsupervisedModel):
         """Loads the weights; an `untied` RBM saved without recognition weights (the generative
         model of a DBN saved before they existed) loads them tied."""
         saved = [k for k in store.keys() if k != self._SEED_STATE]
-        if self.untied and len(saved) == len(self._trainable_variables + self._non_trainable_variables) - 2:
-            values = [store[str(i)] for i in range(len(saved))]  # kernel, hidden_bias, visible_bias[, chains]
+        if (
+            self.untied
+            and len(saved) == len(self._trainable_variables + self._non_trainable_variables) - 2
+        ):
+            values = [
+                store[str(i)] for i in range(len(saved))
+            ]  # kernel, hidden_bias, visible_bias[, chains]
             seed = {k: store[k] for k in store.keys() if k == self._SEED_STATE}
-            store = {**{str(i): v for i, v in enumerate(values[:3] + values[:2] + values[3:])}, **seed}
+            store = {
+                **{str(i): v for i, v in enumerate(values[:3] + values[:2] + values[3:])},
+                **seed,
+            }
         super().load_own_variables(store)
 
     def get_config(self):
         config = super().get_config()
-        options = ("units", "cd_k", "persistent", "num_chains", "negative_phase", "sparsity_target", "sparsity_cost", "seed", "untied")
+        options = (
+            "units",
+            "cd_k",
+            "persistent",
+            "num_chains",
+            "negative_phase",
+            "sparsity_target",
+            "sparsity_cost",
+            "seed",
+            "untied",
+        )
         config.update({name: getattr(self, name) for name in options})
-        config.update(visible=units_lib.serialize(self.visible), hidden=units_lib.serialize(self.hidden))
+        config.update(
+            visible=units_lib.serialize(self.visible), hidden=units_lib.serialize(self.hidden)
+        )
         for name in ("kernel_initializer", "hidden_bias_initializer", "visible_bias_initializer"):
             config[name] = keras.initializers.serialize(getattr(self, name))
         config["kernel_regularizer"] = keras.regularizers.serialize(self.kernel_regularizer)

@@ -52,5 +52,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise ValueError(f"{filepath!r} is a damaged .keras archive: {err}.") from None
     if damaged is not None:
-        raise ValueError(f"{filepath!r} is corrupted: the checksum of its member {damaged!r} does not match.")
-    return keras.saving.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+        raise ValueError(
+            f"{filepath!r} is corrupted: the checksum of its member {damaged!r} does not match."
+        )
+    return keras.saving.load_model(
+        filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
+    )

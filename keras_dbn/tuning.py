@@ -181,9 +181,10 @@ def _check_range(key, value):
             raise ValueError(f"search_space[{key!r}] is an empty list.")
     elif isinstance(value, tuple):
         if len(value) != 2 or not value[0] < value[1]:
-            raise ValueError(f"search_space[{key!r}] must be a (low, high) tuple with low < high, got {value!r}.")
+            raise ValueError(
+                f"search_space[{key!r}] must be a (low, high) tuple with low < high, got {value!r}."
+            )
     elif not isinstance(value, (int, float)):
         raise ValueError(
             f"search_space[{key!r}] must be a list, a (low, high) tuple or a number, got {value!r}."
         )
-

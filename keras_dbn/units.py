@@ -102,7 +102,9 @@ class Units:
     def states(self, n, start, stop):
         """Joint states ``start..stop-1`` of ``n`` enumerable units, float64 ``(stop - start, n)``."""
         index = np.arange(start, stop, dtype=np.int64)[:, None]
-        return (index // self.levels ** np.arange(n, dtype=np.int64) % self.levels).astype("float64")
+        return (index // self.levels ** np.arange(n, dtype=np.int64) % self.levels).astype(
+            "float64"
+        )
 
     def base_rate_bias(self, n, data_mean=None):
         """Biases of ``n`` independent units with means ``data_mean`` (AIS's base-rate model).
@@ -143,7 +145,9 @@ def require(units, capability, purpose):
     """
     if not getattr(units, capability):
         supported = sorted(name for name, cls in _BY_NAME.items() if getattr(cls(), capability))
-        raise ValueError(f"{purpose} must be {capability} ({', '.join(supported)}); {units} are not.")
+        raise ValueError(
+            f"{purpose} must be {capability} ({', '.join(supported)}); {units} are not."
+        )
 
 
 def free_energy(visible, hidden, v, hidden_pre, visible_bias, hidden_bias, beta=1.0):
@@ -162,7 +166,9 @@ def free_energy(visible, hidden, v, hidden_pre, visible_bias, hidden_bias, beta=
     >>> round(float(units.free_energy(b, b, v, pre, np.zeros(2), np.zeros(3))[0]), 6)  # -3 log 2
     -2.079442
     """
-    return beta * visible.energy(v, visible_bias) - hidden.log_partition(beta * hidden_pre, beta * hidden_bias)
+    return beta * visible.energy(v, visible_bias) - hidden.log_partition(
+        beta * hidden_pre, beta * hidden_bias
+    )
 
 
 def log_likelihood(units, x, pre):
@@ -337,7 +343,9 @@ class Softmax(Units):
 
     def _base_rate_bias(self, data_mean):
         # The softmax of these logits is each group's marginal (up to the clipping).
-        return np.log(np.clip(np.asarray(data_mean, "float64"), _BASE_RATE_EPS, 1.0 - _BASE_RATE_EPS))
+        return np.log(
+            np.clip(np.asarray(data_mean, "float64"), _BASE_RATE_EPS, 1.0 - _BASE_RATE_EPS)
+        )
 
     def _sample(self, pre, seed):
         # Gumbel-max: argmax(pre - log(-log(u))) is a categorical draw.
@@ -452,7 +460,10 @@ class Joint(Units):
     name = "joint"
 
     def __init__(self, parts=(("bernoulli", 1),)):
-        self.parts = [(get(unit), validation.check_positive_int(size, "size of a joint block")) for unit, size in parts]
+        self.parts = [
+            (get(unit), validation.check_positive_int(size, "size of a joint block"))
+            for unit, size in parts
+        ]
         self.width = sum(size for _, size in self.parts)
         self.binary = all(unit.binary for unit, _ in self.parts)
         self.annealable = all(unit.annealable for unit, _ in self.parts)
@@ -471,7 +482,9 @@ class Joint(Units):
         return ops.concatenate([unit.mean(block) for unit, block in self._blocks(pre)], axis=-1)
 
     def sample(self, pre, seed):
-        return ops.concatenate([unit.sample(block, seed) for unit, block in self._blocks(pre)], axis=-1)
+        return ops.concatenate(
+            [unit.sample(block, seed) for unit, block in self._blocks(pre)], axis=-1
+        )
 
     def energy(self, x, bias):
         blocks = zip(self._blocks(x), self._blocks(bias))
@@ -488,8 +501,14 @@ class Joint(Units):
 
     def base_rate_bias(self, n, data_mean=None):
         self._check_width(n)
-        means = [None] * len(self.parts) if data_mean is None else [m for _, m in self._blocks(np.asarray(data_mean))]
-        return np.concatenate([unit.base_rate_bias(size, m) for (unit, size), m in zip(self.parts, means)])
+        means = (
+            [None] * len(self.parts)
+            if data_mean is None
+            else [m for _, m in self._blocks(np.asarray(data_mean))]
+        )
+        return np.concatenate(
+            [unit.base_rate_bias(size, m) for (unit, size), m in zip(self.parts, means)]
+        )
 
     def get_config(self):
         return {"parts": [[serialize(unit), size] for unit, size in self.parts]}

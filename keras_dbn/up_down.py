@@ -60,8 +60,12 @@ class UpDown(UnsupervisedModel):
         self.label_units = label_units
         bottom = self.lower[0] if self.lower else self.top
         width = bottom.n_visible - (0 if self.lower else label_units)
-        self.visible = bottom.visible if not label_units or not self.lower else units_lib.Joint(
-            [(bottom.visible, width), (units_lib.Softmax(label_units), label_units)]
+        self.visible = (
+            bottom.visible
+            if not label_units or not self.lower
+            else units_lib.Joint(
+                [(bottom.visible, width), (units_lib.Softmax(label_units), label_units)]
+            )
         )
         self._n_visible = width + label_units
         self.seed_generator = self.top.seed_generator
@@ -82,8 +86,14 @@ class UpDown(UnsupervisedModel):
         """The variables the rule changes: each lower layer's generative and recognition
         weights, then the top RBM's."""
         lower = [
-            v for layer in self.lower
-            for v in (layer.kernel, layer.visible_bias, layer.recognition_kernel, layer.recognition_bias)
+            v
+            for layer in self.lower
+            for v in (
+                layer.kernel,
+                layer.visible_bias,
+                layer.recognition_kernel,
+                layer.recognition_bias,
+            )
         ]
         return lower + [self.top.kernel, self.top.hidden_bias, self.top.visible_bias]
 
@@ -102,22 +112,37 @@ class UpDown(UnsupervisedModel):
         for layer in self.lower:
             wake.append(layer.hidden.sample(layer.recognition_pre(wake[-1]), layer.seed_generator))
         top_data = ops.concatenate([wake[-1], labels], axis=-1)
-        top_gradients, top_diagnostics, top_model = self.top._contrastive_divergence(top_data, update_chains)
-        sleep = [top_model[:, : top_model.shape[-1] - self.label_units]]  # down from the top RBM's negative states
+        top_gradients, top_diagnostics, top_model = self.top._contrastive_divergence(
+            top_data, update_chains
+        )
+        sleep = [
+            top_model[:, : top_model.shape[-1] - self.label_units]
+        ]  # down from the top RBM's negative states
         for layer in reversed(self.lower):
             pre = layer._visible_pre(sleep[0])
-            sleep.insert(0, layer.visible.mean(pre) if layer is self.lower[0] else layer.visible.sample(pre, layer.seed_generator))
+            sleep.insert(
+                0,
+                layer.visible.mean(pre)
+                if layer is self.lower[0]
+                else layer.visible.sample(pre, layer.seed_generator),
+            )
         # Held fixed, in the variables' dtype (products meet float32 weights under bfloat16).
-        wake, sleep = ([ops.stop_gradient(ops.cast(s, "float32")) for s in states] for states in (wake, sleep))
+        wake, sleep = (
+            [ops.stop_gradient(ops.cast(s, "float32")) for s in states] for states in (wake, sleep)
+        )
 
         def loss(*variables):
             total, reconstruction = 0.0, None
             for i, layer in enumerate(self.lower):
-                kernel, visible_bias, recognition_kernel, recognition_bias = variables[4 * i : 4 * i + 4]
+                kernel, visible_bias, recognition_kernel, recognition_bias = variables[
+                    4 * i : 4 * i + 4
+                ]
                 generative_pre = ops.matmul(wake[i + 1], ops.transpose(kernel)) + visible_bias
                 recognition_pre = ops.matmul(sleep[i], recognition_kernel) + recognition_bias
                 total -= ops.mean(units_lib.log_likelihood(layer.visible, wake[i], generative_pre))
-                total -= ops.mean(units_lib.log_likelihood(layer.hidden, sleep[i + 1], recognition_pre))
+                total -= ops.mean(
+                    units_lib.log_likelihood(layer.hidden, sleep[i + 1], recognition_pre)
+                )
                 if i == 0:
                     reconstruction = layer.visible.mean(generative_pre)
             return total, reconstruction
@@ -130,5 +155,8 @@ class UpDown(UnsupervisedModel):
             error = ops.mean(ops.square(wake[0] - reconstruction))
         else:
             gradients, error = [], top_diagnostics["reconstruction_error"]
-        diagnostics = {"reconstruction_error": error, "free_energy_gap": top_diagnostics["free_energy_gap"]}
+        diagnostics = {
+            "reconstruction_error": error,
+            "free_energy_gap": top_diagnostics["free_energy_gap"],
+        }
         return gradients + list(top_gradients), diagnostics

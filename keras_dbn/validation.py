@@ -49,7 +49,9 @@ def check_array(x, units=None, n_features=None, name="input", copy_dtype="float3
             x = np.asarray(x)
         except ValueError as err:  # ragged nested lists
             raise ValueError(f"The {name} is not a rectangular array: {err}") from None
-    if x.dtype.name == "bfloat16":  # ml_dtypes' numpy bfloat16 (what `predict` returns under mixed_bfloat16)
+    if (
+        x.dtype.name == "bfloat16"
+    ):  # ml_dtypes' numpy bfloat16 (what `predict` returns under mixed_bfloat16)
         x = x.astype("float32")
     if x.dtype == object or x.dtype.kind in "USVOMm":
         raise ValueError(
@@ -67,8 +69,7 @@ def check_array(x, units=None, n_features=None, name="input", copy_dtype="float3
         raise ValueError(f"The {name} is empty (shape {x.shape}).")
     if n_features is not None and x.shape[1] != n_features:
         raise ValueError(
-            f"The {name} has {x.shape[1]} features, but the model was built for "
-            f"{n_features}."
+            f"The {name} has {x.shape[1]} features, but the model was built for {n_features}."
         )
     if x.dtype.kind not in "f" and not isinstance(x, np.memmap):  # memory maps convert per batch
         x = x.astype(copy_dtype)
@@ -119,7 +120,9 @@ def check_labels(labels, num_classes, num_samples=None, name="labels"):
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
-        raise ValueError(f"`{name}` must be one integer class per sample, shape (n,); got shape {y.shape}.")
+        raise ValueError(
+            f"`{name}` must be one integer class per sample, shape (n,); got shape {y.shape}."
+        )
     if num_samples is not None and len(y) != num_samples:
         raise ValueError(f"`{name}` has {len(y)} entries for {num_samples} samples.")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
@@ -127,7 +130,9 @@ def check_labels(labels, num_classes, num_samples=None, name="labels"):
     if y.dtype.kind not in "iuf" or (y.dtype.kind == "f" and np.any(y != np.round(y))):
         raise ValueError(f"`{name}` must hold integer classes, got dtype {y.dtype}.")
     if len(y) and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"`{name}` must be classes in [0, {num_classes}), got values in [{y.min()}, {y.max()}].")
+        raise ValueError(
+            f"`{name}` must be classes in [0, {num_classes}), got values in [{y.min()}, {y.max()}]."
+        )
     return y.astype("int64")
 
 
@@ -144,13 +149,19 @@ def check_dataset(dataset, units=None, n_features=None):
     """
     spec = dataset.element_spec
     spec = spec[0] if isinstance(spec, tuple) else spec
-    if not isinstance(spec, tf.TensorSpec) or not (spec.dtype.is_floating or spec.dtype.is_integer or spec.dtype.is_bool):
+    if not isinstance(spec, tf.TensorSpec) or not (
+        spec.dtype.is_floating or spec.dtype.is_integer or spec.dtype.is_bool
+    ):
         raise ValueError(f"The dataset yields {spec}; expected numeric feature batches.")
     width = spec.shape[-1] if spec.shape.rank else None
     if spec.shape.rank is not None and spec.shape.rank != 2:
-        raise ValueError(f"The dataset yields batches of shape {spec.shape}; expected (batch, n_features).")
+        raise ValueError(
+            f"The dataset yields batches of shape {spec.shape}; expected (batch, n_features)."
+        )
     if width is not None and n_features is not None and width != n_features:
-        raise ValueError(f"The dataset yields {width} features, but the model was built for {n_features}.")
+        raise ValueError(
+            f"The dataset yields {width} features, but the model was built for {n_features}."
+        )
 
     def check(batch):
         try:
@@ -198,4 +209,6 @@ def restore_on_bad_batch(model):
             raise
         restore()
         reason = str(err).split(_BAD_BATCH, 1)[1].split("\n", 1)[0]
-        raise ValueError(f"Bad training data: {reason} The weights were left as they were before fit().") from None
+        raise ValueError(
+            f"Bad training data: {reason} The weights were left as they were before fit()."
+        ) from None

@@ -14,7 +14,9 @@ def _image_shape(n_features, image_shape):
         return tuple(image_shape)
     side = math.isqrt(n_features)
     if side * side != n_features:
-        raise ValueError(f"{n_features} features are not a square image: pass image_shape=(rows, cols).")
+        raise ValueError(
+            f"{n_features} features are not a square image: pass image_shape=(rows, cols)."
+        )
     return side, side
 
 
@@ -39,7 +41,9 @@ def tile_images(images, image_shape=None, columns=None, normalize=False):
     """
     images = np.asarray(images, dtype="float32")
     if images.ndim != 2:
-        raise ValueError(f"`images` must be a 2-D array (n_images, n_features), got shape {images.shape}.")
+        raise ValueError(
+            f"`images` must be a 2-D array (n_images, n_features), got shape {images.shape}."
+        )
     rows_px, cols_px = _image_shape(images.shape[1], image_shape)
     if normalize:
         low = images.min(axis=1, keepdims=True)
@@ -81,7 +85,9 @@ def plot_filters(rbm, max_filters=100, image_shape=None, path=None):
     """
     rbm = rbm.rbms[0] if hasattr(rbm, "rbms") else rbm
     if not rbm.built:
-        raise ValueError(f"{rbm.name} has no weights yet: build or fit it before plotting its filters.")
+        raise ValueError(
+            f"{rbm.name} has no weights yet: build or fit it before plotting its filters."
+        )
     kernel = keras.ops.convert_to_numpy(rbm.kernel)[:, :max_filters].T
     picture = tile_images(kernel, image_shape, normalize=True)
     return _show(picture, f"{kernel.shape[0]} filters of {rbm.name}", path)

@@ -15,9 +15,19 @@ import pytest  # noqa: E402
 # and ONNX export, the tf.data pipeline's allocator) or check docs, notebooks and the CLI,
 # which run on the default backend.
 CROSS_BACKEND = {
-    "test_rbm", "test_units", "test_evaluation", "test_saving", "test_dbn", "test_generation",
-    "test_training_options", "test_validation", "test_bad_input_properties", "test_resume",
-    "test_callbacks", "test_tuning", "test_up_down",
+    "test_rbm",
+    "test_units",
+    "test_evaluation",
+    "test_saving",
+    "test_dbn",
+    "test_generation",
+    "test_training_options",
+    "test_validation",
+    "test_bad_input_properties",
+    "test_resume",
+    "test_callbacks",
+    "test_tuning",
+    "test_up_down",
 }
 
 
@@ -25,7 +35,9 @@ def pytest_collection_modifyitems(config, items):
     backend = keras.backend.backend()
     if backend == "tensorflow":
         return
-    skip = pytest.mark.skip(reason=f"runs on the TensorFlow backend only (this run: KERAS_BACKEND={backend})")
+    skip = pytest.mark.skip(
+        reason=f"runs on the TensorFlow backend only (this run: KERAS_BACKEND={backend})"
+    )
     for item in items:
         module = getattr(getattr(item, "module", None), "__name__", "") or item.nodeid
         if not module.startswith("keras_dbn") and module.rsplit(".", 1)[-1] not in CROSS_BACKEND:

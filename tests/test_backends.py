@@ -22,7 +22,13 @@ def run(backend, mode, folder):
     if backend != "tensorflow" and importlib.util.find_spec(backend) is None:
         pytest.skip(f"the {backend} backend is not installed ({EXTRA[backend]})")
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([sys.executable, WORKER, mode, str(folder)], env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, WORKER, mode, str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["backend"] == backend
@@ -33,7 +39,9 @@ def run(backend, mode, folder):
     "saved_by, loaded_by",
     [("tensorflow", "jax"), ("jax", "tensorflow"), ("tensorflow", "torch"), ("torch", "jax")],
 )
-def test_keras_file_saved_under_one_backend_predicts_the_same_under_another(saved_by, loaded_by, tmp_path):
+def test_keras_file_saved_under_one_backend_predicts_the_same_under_another(
+    saved_by, loaded_by, tmp_path
+):
     saved = run(saved_by, "save", tmp_path)
     loaded = run(loaded_by, "load", tmp_path)
     for key in ("rbm", "dbn", "free_energy"):

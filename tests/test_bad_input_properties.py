@@ -11,8 +11,22 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from keras_dbn import RBM, units
 
 N_FEATURES = 6
-UNIT_TYPES = {"bernoulli": "bernoulli", "gaussian": "gaussian", "softmax": units.Softmax(group_size=2)}
-PROBLEM_WORDS = ("NaN", "infinite", "features", "dtype", "empty", "2-D", "[0, 1]", "sum to 1", "rectangular")
+UNIT_TYPES = {
+    "bernoulli": "bernoulli",
+    "gaussian": "gaussian",
+    "softmax": units.Softmax(group_size=2),
+}
+PROBLEM_WORDS = (
+    "NaN",
+    "infinite",
+    "features",
+    "dtype",
+    "empty",
+    "2-D",
+    "[0, 1]",
+    "sum to 1",
+    "rectangular",
+)
 DTYPES = ["float16", "float32", "float64", "int8", "int64", "bool", "object", "str"]
 
 
@@ -33,7 +47,9 @@ def inputs(draw):
     kind = draw(st.sampled_from(["one_hot", "unit_interval", "wide"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     if kind == "one_hot":  # valid for every unit type
-        values = np.eye(2)[rng.integers(0, 2, int(np.prod(shape)) // 2 + 1)].ravel()[: int(np.prod(shape))]
+        values = np.eye(2)[rng.integers(0, 2, int(np.prod(shape)) // 2 + 1)].ravel()[
+            : int(np.prod(shape))
+        ]
     elif kind == "unit_interval":
         values = rng.random(int(np.prod(shape)))
     else:
@@ -41,7 +57,9 @@ def inputs(draw):
     values = values.reshape(shape)
     for _ in range(draw(st.sampled_from([0, 0, 1, 2]))):
         if values.size:
-            values.flat[rng.integers(0, values.size)] = draw(st.sampled_from([np.nan, np.inf, -np.inf, 2.0, -1.0]))
+            values.flat[rng.integers(0, values.size)] = draw(
+                st.sampled_from([np.nan, np.inf, -np.inf, 2.0, -1.0])
+            )
     dtype = draw(st.sampled_from(DTYPES))
     with np.errstate(invalid="ignore"):  # NaN cast to int is part of the test
         return values.astype(dtype) if dtype != "str" else values.astype(str)
@@ -57,7 +75,9 @@ def expected_valid(x, unit_name):
         return True
     if values.min() < 0 or values.max() > 1:
         return False
-    return unit_name != "softmax" or np.allclose(values.reshape(len(values), -1, 2).sum(-1), 1.0, atol=1e-3)
+    return unit_name != "softmax" or np.allclose(
+        values.reshape(len(values), -1, 2).sum(-1), 1.0, atol=1e-3
+    )
 
 
 def _assert_rejected_cleanly(rbm, call, before):

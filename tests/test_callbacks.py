@@ -73,4 +73,3 @@ def test_tensorboard_images_argument_errors(tmp_path):
     rbm.build((None, 10))
     with pytest.raises(ValueError, match="10 features are not a square image"):
         TensorBoardImages(tmp_path, model=rbm, gibbs_steps=1).log_images(1)
-

@@ -8,7 +8,11 @@ from keras_dbn.data import array_batches
 
 
 def _epoch(x, key, shuffle=True, batch_size=64):
-    batches = list(array_batches(x, batch_size, shuffle=shuffle, seed=5, epoch_key=lambda: key).as_numpy_iterator())
+    batches = list(
+        array_batches(
+            x, batch_size, shuffle=shuffle, seed=5, epoch_key=lambda: key
+        ).as_numpy_iterator()
+    )
     return batches, np.concatenate(batches)[:, 0]
 
 
@@ -63,7 +67,9 @@ def test_pipelines_leave_the_allocator_alone(tmp_path):
     # step maps and unmaps its batch-sized buffers: hundreds of minor page faults per step.
     script = tmp_path / "faults.py"
     script.write_text(_FAULTS_SCRIPT)
-    run = subprocess.run([sys.executable, str(script), str(tmp_path / "x.npy")], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "x.npy")], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Memory patch applied" not in run.stderr
     faults_per_step = int(run.stdout.split()[-1]) / (5 * 60)

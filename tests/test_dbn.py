@@ -20,7 +20,9 @@ def trained(digits):
     keras.utils.set_random_seed(0)
     dbn = DBN([256, 256], output_units=10, seed=0)
     histories = dbn.pretrain(x_train, epochs=20, batch_size=32, verbose=0)
-    dbn.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    dbn.compile(
+        keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     dbn.fit(x_train, y_train, epochs=40, batch_size=32, verbose=0)
     return dbn, histories
 
@@ -35,7 +37,9 @@ def test_pretrain_and_fine_tune_reach_95_percent_on_digits(digits, trained):
 def test_pretraining_fits_each_rbm_on_the_upward_means_below(digits, trained):
     x_train = digits[0]
     dbn, histories = trained
-    assert len(histories) == 2 and all(len(h.history["reconstruction_error"]) == 20 for h in histories)
+    assert len(histories) == 2 and all(
+        len(h.history["reconstruction_error"]) == 20 for h in histories
+    )
     assert [r.n_visible for r in dbn.rbms] == [64, 256]
     # An untrained RBM built like the second one reconstructs the first layer's features far worse.
     # (The fixture's fine-tuning moved rbms[0], so compare on a freshly pretrained pair.)
@@ -46,11 +50,19 @@ def test_pretraining_fits_each_rbm_on_the_upward_means_below(digits, trained):
     untrained = RBM(16, seed=1)
     untrained.compile("sgd")
     untrained.build((None, 32))
-    trained_error = fresh.rbms[1].evaluate(features, verbose=0, return_dict=True)["reconstruction_error"]
-    untrained_error = untrained.evaluate(features, verbose=0, return_dict=True)["reconstruction_error"]
+    trained_error = fresh.rbms[1].evaluate(features, verbose=0, return_dict=True)[
+        "reconstruction_error"
+    ]
+    untrained_error = untrained.evaluate(features, verbose=0, return_dict=True)[
+        "reconstruction_error"
+    ]
     assert trained_error < 0.5 * untrained_error
     assert trained_error == pytest.approx(histories[1].history["reconstruction_error"][-1], rel=0.3)
-    np.testing.assert_allclose(fresh.predict(x_train[:5], verbose=0), keras.ops.convert_to_numpy(fresh.rbms[1](features[:5])), rtol=1e-5)
+    np.testing.assert_allclose(
+        fresh.predict(x_train[:5], verbose=0),
+        keras.ops.convert_to_numpy(fresh.rbms[1](features[:5])),
+        rtol=1e-5,
+    )
 
 
 def test_call_is_the_upward_pass_then_the_head(digits, trained):
@@ -73,11 +85,18 @@ def test_extract_features_every_layer(digits, trained):
     assert [f.shape for f in every] == [(10, 256), (10, 256)]
     h = x.astype("float64")
     for rbm, features in zip(dbn.rbms, every):  # numpy: sigmoid(b + h W), layer by layer
-        h = 1 / (1 + np.exp(-(h @ np.asarray(rbm.kernel, "float64") + np.asarray(rbm.hidden_bias, "float64"))))
+        h = 1 / (
+            1
+            + np.exp(
+                -(h @ np.asarray(rbm.kernel, "float64") + np.asarray(rbm.hidden_bias, "float64"))
+            )
+        )
         np.testing.assert_allclose(features, h, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(dbn.extract_features(x, layer=0), every[0], rtol=1e-6)
     np.testing.assert_allclose(dbn.extract_features(x), every[-1], rtol=1e-6)
-    np.testing.assert_allclose(every[1], keras.ops.convert_to_numpy(dbn.rbms[1](every[0])), rtol=1e-5)
+    np.testing.assert_allclose(
+        every[1], keras.ops.convert_to_numpy(dbn.rbms[1](every[0])), rtol=1e-5
+    )
     assert isinstance(every[0], np.ndarray)
 
 
@@ -110,7 +129,9 @@ def test_pretrain_epochs_makes_the_first_fit_pretrain_once(digits, tmp_path):
     dbn.fit(x_train, y_train, epochs=1, verbose=0)
     assert int(dbn.pretrained.numpy()) == 1
     # The top RBM (here the only one) learns with the labels of `fit`.
-    assert int(dbn.generative[-1].optimizer.iterations.numpy()) == 2 * int(np.ceil(len(x_train) / 100))
+    assert int(dbn.generative[-1].optimizer.iterations.numpy()) == 2 * int(
+        np.ceil(len(x_train) / 100)
+    )
     assert int(dbn.labelled.numpy()) == 1
     dbn.save(tmp_path / "dbn.keras")
     with warnings.catch_warnings():
@@ -131,8 +152,19 @@ def test_pretrain_epochs_makes_the_first_fit_pretrain_once(digits, tmp_path):
 def test_get_config_round_trips_every_argument():
     import inspect
 
-    dbn = DBN([5, 4], output_units=3, output_activation="sigmoid", visible="gaussian", cd_k=2,
-              persistent=True, dropout=0.2, input_dropout=0.1, pretrain_epochs=3, seed=7, name="net")
+    dbn = DBN(
+        [5, 4],
+        output_units=3,
+        output_activation="sigmoid",
+        visible="gaussian",
+        cd_k=2,
+        persistent=True,
+        dropout=0.2,
+        input_dropout=0.1,
+        pretrain_epochs=3,
+        seed=7,
+        name="net",
+    )
     config = dbn.get_config()
     assert DBN.from_config(config).get_config() == config
     assert set(inspect.signature(DBN.__init__).parameters) - {"self", "kwargs"} <= set(config)
@@ -148,7 +180,9 @@ def test_unsupervised_stack_and_optimizer_list(digits):
         DBN([8, 4, 2]).pretrain(x_train, optimizer=["sgd", "sgd"], verbose=0)
 
 
-@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="checks the errors of the other backends")
+@pytest.mark.skipif(
+    keras.backend.backend() == "tensorflow", reason="checks the errors of the other backends"
+)
 def test_tensorflow_only_features_name_the_backend_they_need(tmp_path):
     x = (np.random.default_rng(0).random((64, 12)) < 0.5).astype("float32")
     path = tmp_path / "x.npy"
@@ -170,11 +204,15 @@ def test_input_dropout_drops_pixels_in_training_only(digits):
     np.testing.assert_allclose(kept, keras.ops.convert_to_numpy(dbn.rbms[0](x)), rtol=1e-6)
     dropped = keras.ops.convert_to_numpy(dbn(x, training=True))
     assert np.abs(dropped - kept).mean() > 0.1  # half the pixels gone (the rest doubled)
-    scaled = DBN([16, 8], output_units=None, dropout=0.5, seed=0)  # hidden units kept are doubled, up to 2
+    scaled = DBN(
+        [16, 8], output_units=None, dropout=0.5, seed=0
+    )  # hidden units kept are doubled, up to 2
     assert keras.ops.convert_to_numpy(scaled(x, training=True)).shape == (64, 8)
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="XLA on CPU is TensorFlow's choice here")
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="XLA on CPU is TensorFlow's choice here"
+)
 def test_pretraining_with_labels_runs_under_xla(digits, monkeypatch):
     """Every RBM of a labelled pretraining compiles its step with XLA (softmax label units included)."""
     from keras_dbn import base

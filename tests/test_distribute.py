@@ -45,7 +45,13 @@ def _rbm(strategy, **kwargs):
     from keras_dbn import RBM
 
     with strategy.scope():
-        rbm = RBM(16, negative_phase="mean_field", kernel_initializer=_kernel_initializer(), seed=0, **kwargs)
+        rbm = RBM(
+            16,
+            negative_phase="mean_field",
+            kernel_initializer=_kernel_initializer(),
+            seed=0,
+            **kwargs,
+        )
         rbm.build((None, N_FEATURES))
         rbm.compile(keras.optimizers.SGD(0.1, momentum=0.9))
     return rbm
@@ -61,10 +67,14 @@ def _dbn_run(strategy, x, y):
     with strategy.scope():
         dbn = DBN([32, 16], output_units=10, seed=0)
         dbn.build((None, N_FEATURES))
-        for rbm in dbn.rbms + dbn.generative:  # DBN has no negative_phase option: set it on each RBM
+        for rbm in (
+            dbn.rbms + dbn.generative
+        ):  # DBN has no negative_phase option: set it on each RBM
             rbm.negative_phase = "mean_field"
         keras.utils.set_random_seed(2)  # the same initial weights under both strategies
-        generative = [v for rbm in dbn.generative for v in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias)]
+        generative = [
+            v for rbm in dbn.generative for v in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias)
+        ]
         for variable in dbn.trainable_weights + generative:
             variable.assign(keras.random.normal(variable.shape, stddev=0.1, seed=3))
         dbn.compile(keras.optimizers.SGD(0.5, momentum=0.9), "sparse_categorical_crossentropy")
@@ -87,7 +97,10 @@ def mirrored_checks(out):
 
     x = _data()
     y = (np.arange(len(x)) % 10).astype("int32")
-    strategies = {"single": tf.distribute.get_strategy(), "mirrored": tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])}
+    strategies = {
+        "single": tf.distribute.get_strategy(),
+        "mirrored": tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+    }
     results = {}
     for name, strategy in strategies.items():
         # CD: one step on a global batch of 32, then three more (momentum at work).
@@ -123,12 +136,16 @@ def mirrored_checks(out):
         chains = strategy.experimental_local_results(rbm.persistent_chains.value)
         results[f"{name}/pcd/chains"] = {"all": np.concatenate([c.numpy() for c in chains])}
 
-        results[f"{name}/dbn/pretrained"], results[f"{name}/dbn/fine_tuned"] = _dbn_run(strategy, x, y)
+        results[f"{name}/dbn/pretrained"], results[f"{name}/dbn/fine_tuned"] = _dbn_run(
+            strategy, x, y
+        )
 
     # An RBM created and compiled in the strategy's scope but built by `fit` (from the data).
     for name, strategy in strategies.items():
         with strategy.scope():
-            rbm = RBM(16, negative_phase="mean_field", kernel_initializer=_kernel_initializer(), seed=0)
+            rbm = RBM(
+                16, negative_phase="mean_field", kernel_initializer=_kernel_initializer(), seed=0
+            )
             rbm.compile(keras.optimizers.SGD(0.1, momentum=0.9))
         try:
             rbm.fit(x, epochs=1, batch_size=32, shuffle=False, verbose=0)
@@ -146,7 +163,14 @@ def mirrored_checks(out):
     rbm.fit(x, epochs=2, batch_size=32, verbose=0)
     chains = strategy.experimental_local_results(rbm.persistent_chains.value)
     results["mirrored/gibbs_pcd/chains"] = {str(i): c.numpy() for i, c in enumerate(chains)}
-    np.savez(out, **{f"{group}/{key}": value for group, arrays in results.items() for key, value in arrays.items()})
+    np.savez(
+        out,
+        **{
+            f"{group}/{key}": value
+            for group, arrays in results.items()
+            for key, value in arrays.items()
+        },
+    )
 
 
 def multi_worker(index, ports, out):
@@ -157,7 +181,10 @@ def multi_worker(index, ports, out):
     runs the RBM's own ``train_step`` in a distributed loop.
     """
     os.environ["TF_CONFIG"] = json.dumps(
-        {"cluster": {"worker": [f"localhost:{port}" for port in ports]}, "task": {"type": "worker", "index": index}}
+        {
+            "cluster": {"worker": [f"localhost:{port}" for port in ports]},
+            "task": {"type": "worker", "index": index},
+        }
     )
     import tensorflow as tf
 
@@ -211,7 +238,11 @@ def mirrored(tmp_path_factory):
 
 
 def _group(results, prefix):
-    return {key[len(prefix) + 1 :]: value for key, value in results.items() if key.startswith(prefix + "/")}
+    return {
+        key[len(prefix) + 1 :]: value
+        for key, value in results.items()
+        if key.startswith(prefix + "/")
+    }
 
 
 def _assert_same_weights(results, name, atol=1e-6):
@@ -227,7 +258,9 @@ def test_mirrored_rbm_step_matches_single_device_step(mirrored):
     _assert_same_weights(mirrored, "cd/step1")
     _assert_same_weights(mirrored, "cd/step4")
     initial, step1 = _group(mirrored, "single/cd/initial"), _group(mirrored, "single/cd/step1")
-    assert all(np.abs(step1[k] - initial[k]).max() > 1e-3 for k in initial)  # the step did move them
+    assert all(
+        np.abs(step1[k] - initial[k]).max() > 1e-3 for k in initial
+    )  # the step did move them
 
 
 def test_mirrored_pcd_keeps_chains_per_replica(mirrored):

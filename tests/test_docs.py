@@ -35,14 +35,26 @@ API_PAGES = {
 def site(tmp_path_factory):
     site_dir = tmp_path_factory.mktemp("site")
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(REPO / "mkdocs.yml"), "-d", str(site_dir)],
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(REPO / "mkdocs.yml"),
+            "-d",
+            str(site_dir),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
         timeout=300,
     )
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
+    )
     return site_dir
 
 
@@ -51,14 +63,29 @@ def page(site, name):
 
 
 def test_every_page_is_built(site):
-    for name in ["getting-started", "concepts", "saving", "examples", "results", "performance", "scaling", "reliability"]:
+    for name in [
+        "getting-started",
+        "concepts",
+        "saving",
+        "examples",
+        "results",
+        "performance",
+        "scaling",
+        "reliability",
+    ]:
         assert (site / name / "index.html").exists(), name
     assert (site / "index.html").exists()
 
 
 def test_api_reference_comes_from_the_docstrings(site):
     rbm_page = page(site, "api/rbm")
-    for member in ["contrastive_divergence", "free_energy", "gibbs", "sample_hidden", "reconstruct"]:
+    for member in [
+        "contrastive_divergence",
+        "free_energy",
+        "gibbs",
+        "sample_hidden",
+        "reconstruct",
+    ]:
         assert f'id="keras_dbn.RBM.{member}"' in rbm_page, member
     # A sentence of the docstring itself, not only the name.
     assert "the gradient of the free-energy gap for one batch" in rbm_page
@@ -66,7 +93,14 @@ def test_api_reference_comes_from_the_docstrings(site):
     assert '<span class="gp">&gt;&gt;&gt; </span>' in rbm_page
     assert "<blockquote>" not in rbm_page
     dbn_page = page(site, "api/dbn")
-    for member in ["pretrain", "extract_features", "generate", "predict_generative", "fit_generative", "export"]:
+    for member in [
+        "pretrain",
+        "extract_features",
+        "generate",
+        "predict_generative",
+        "fit_generative",
+        "export",
+    ]:
         assert f'id="keras_dbn.DBN.{member}"' in dbn_page, member
 
 
@@ -89,7 +123,9 @@ def test_public_functions_and_classes_are_documented(site, api_page):
         ]
         assert public, module_name
         for name in public:
-            assert f'id="{module_name}.{name}"' in html, f"{module_name}.{name} is missing from api/{api_page}"
+            assert f'id="{module_name}.{name}"' in html, (
+                f"{module_name}.{name} is missing from api/{api_page}"
+            )
 
 
 def test_formulas_are_typeset_as_math(site):

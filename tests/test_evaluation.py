@@ -54,7 +54,9 @@ def test_exact_log_partition_gaussian_visible_matches_numerical_integration():
     v = np.stack(np.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2)
     h = reference.all_states(3)
     log_joint = (
-        -0.5 * ((v - visible_bias) ** 2).sum(1)[:, None] + (h @ hidden_bias)[None, :] + v @ kernel @ h.T
+        -0.5 * ((v - visible_bias) ** 2).sum(1)[:, None]
+        + (h @ hidden_bias)[None, :]
+        + v @ kernel @ h.T
     )
     cell = (grid[1] - grid[0]) ** 2
     expected = np.logaddexp.reduce(log_joint.ravel()) + np.log(cell)
@@ -68,7 +70,9 @@ def test_exact_log_partition_softmax_visible_matches_enumeration():
     v = np.array([np.concatenate(c) for c in itertools.product(one_hot, repeat=2)])  # 9 states
     h = reference.all_states(4)
     log_joint = (v @ visible_bias)[:, None] + (h @ hidden_bias)[None, :] + v @ kernel @ h.T
-    assert evaluation.exact_log_partition(rbm) == pytest.approx(np.logaddexp.reduce(log_joint.ravel()), abs=1e-9)
+    assert evaluation.exact_log_partition(rbm) == pytest.approx(
+        np.logaddexp.reduce(log_joint.ravel()), abs=1e-9
+    )
 
 
 def test_exact_log_partition_rejects_large_and_continuous_models():
@@ -84,7 +88,10 @@ def test_exact_log_partition_rejects_large_and_continuous_models():
 
 # ---------------------------------------------------------------- AIS
 def test_ais_matches_exact_on_random_rbms():
-    for rbm in (random_rbm(20, 10, scale=0.5, seed=3), random_rbm(10, 12, scale=0.5, seed=4, visible="gaussian")):
+    for rbm in (
+        random_rbm(20, 10, scale=0.5, seed=3),
+        random_rbm(10, 12, scale=0.5, seed=4, visible="gaussian"),
+    ):
         result = evaluation.ais_log_partition(rbm, num_chains=100, num_betas=2000, seed=0)
         exact = evaluation.exact_log_partition(rbm)
         assert result.log_z == pytest.approx(exact, abs=0.1)
@@ -117,7 +124,9 @@ def test_ais_matches_exact_on_784_by_15_rbm_trained_on_upsampled_digits(digits):
 
 def test_ais_is_reproducible_with_a_seed():
     rbm = random_rbm(8, 6, seed=5)
-    first, second = (evaluation.ais_log_partition(rbm, num_chains=10, num_betas=50, seed=7) for _ in range(2))
+    first, second = (
+        evaluation.ais_log_partition(rbm, num_chains=10, num_betas=50, seed=7) for _ in range(2)
+    )
     assert first == second
 
 
@@ -161,7 +170,9 @@ def test_log_likelihood_matches_enumeration():
     rbm = random_rbm(6, 4, seed=6)
     x = (np.random.default_rng(0).random((30, 6)) > 0.5).astype("float32")
     log_z = evaluation.exact_log_partition(rbm)
-    assert evaluation.log_likelihood(rbm, x, log_z) == pytest.approx(reference.exact_log_likelihood(rbm, x), abs=1e-4)
+    assert evaluation.log_likelihood(rbm, x, log_z) == pytest.approx(
+        reference.exact_log_likelihood(rbm, x), abs=1e-4
+    )
     with pytest.raises(ValueError, match="log_z"):
         evaluation.log_likelihood(rbm, x, float("nan"))
     with pytest.raises(ValueError, match="log_z"):
@@ -188,7 +199,9 @@ def numpy_pseudo_log_likelihood(rbm, x):
 def test_pseudo_log_likelihood_matches_numpy():
     rbm = random_rbm(9, 5, scale=2.0, seed=8)  # large weights: tests the stable log-sigmoid
     x = (np.random.default_rng(1).random((13, 9)) > 0.5).astype("float32")
-    assert evaluation.pseudo_log_likelihood(rbm, x) == pytest.approx(numpy_pseudo_log_likelihood(rbm, x), rel=1e-9)
+    assert evaluation.pseudo_log_likelihood(rbm, x) == pytest.approx(
+        numpy_pseudo_log_likelihood(rbm, x), rel=1e-9
+    )
 
 
 @pytest.mark.parametrize("hidden", [units.Softmax(3), units.Binomial(4), "bernoulli"], ids=str)
@@ -222,6 +235,12 @@ def test_everything_stays_finite_with_weights_of_magnitude_50():
     result = evaluation.ais_log_partition(rbm, num_chains=50, num_betas=2000, seed=0)
     x = (rng.random((20, 12)) > 0.5).astype("float32")
     # The lower bound is -inf where mean(w) - 3 std(w) / sqrt(chains) <= 0, as documented.
-    values = [exact, result.log_z, result.log_z_upper, evaluation.pseudo_log_likelihood(rbm, x), evaluation.log_likelihood(rbm, x, exact)]
+    values = [
+        exact,
+        result.log_z,
+        result.log_z_upper,
+        evaluation.pseudo_log_likelihood(rbm, x),
+        evaluation.log_likelihood(rbm, x, exact),
+    ]
     assert np.isfinite(values).all(), values
     assert result.log_z_lower <= exact + 0.1 and abs(result.log_z - exact) < 5.0

@@ -27,8 +27,16 @@ def dbn(digits):
     x_train, _, y_train, _ = digits
     keras.utils.set_random_seed(0)
     model = DBN([48, 32], output_units=10, seed=0)
-    model.pretrain(x_train, epochs=3, batch_size=32, optimizer=keras.optimizers.SGD(0.05, momentum=0.9), verbose=0)
-    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.pretrain(
+        x_train,
+        epochs=3,
+        batch_size=32,
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+        verbose=0,
+    )
+    model.compile(
+        keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     model.fit(x_train, y_train, epochs=10, batch_size=32, verbose=0)
     return model
 
@@ -62,7 +70,9 @@ def test_tf_saved_model_serves_predictions_without_keras_dbn(dbn, digits, tmp_pa
         """,
         tmp_path,
     )
-    np.testing.assert_allclose(np.load(tmp_path / "served.npy"), dbn.predict(x_test, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "served.npy"), dbn.predict(x_test, verbose=0), atol=1e-6
+    )
 
 
 def test_onnx_export_matches_predict_in_onnxruntime(dbn, digits, tmp_path):
@@ -70,7 +80,9 @@ def test_onnx_export_matches_predict_in_onnxruntime(dbn, digits, tmp_path):
 
     x_test = digits[1]
     dbn.export(tmp_path / "dbn.onnx", format="onnx", verbose=False)
-    session = onnxruntime.InferenceSession(str(tmp_path / "dbn.onnx"), providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        str(tmp_path / "dbn.onnx"), providers=["CPUExecutionProvider"]
+    )
     (inputs,) = session.get_inputs()
     assert inputs.shape[1] == 64 and not isinstance(inputs.shape[0], int)  # any batch size
     (outputs,) = session.run(None, {inputs.name: x_test})
@@ -90,7 +102,9 @@ def test_litert_export_matches_predict_in_the_tflite_interpreter(dbn, digits, tm
     interpreter.allocate_tensors()
     interpreter.set_tensor(inputs["index"], x_test)
     interpreter.invoke()
-    np.testing.assert_allclose(interpreter.get_tensor(outputs["index"]), dbn.predict(x_test, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        interpreter.get_tensor(outputs["index"]), dbn.predict(x_test, verbose=0), atol=1e-5
+    )
 
 
 def test_keras_files_reload_in_a_fresh_process_with_identical_outputs(dbn, digits, tmp_path):
@@ -135,7 +149,9 @@ def test_keras_files_reload_in_a_fresh_process_with_identical_outputs(dbn, digit
 def test_rbm_training_continues_after_loading(digits, tmp_path):
     """Weights, optimizer slots and PCD chains come back: one more epoch gives the same weights."""
     x_train = digits[0]
-    rbm = RBM(16, persistent=True, seed=0)  # the sampler's state is saved too: the same draws follow
+    rbm = RBM(
+        16, persistent=True, seed=0
+    )  # the sampler's state is saved too: the same draws follow
     rbm.compile(keras.optimizers.SGD(0.05, momentum=0.9))
     rbm.fit(x_train, epochs=1, batch_size=64, shuffle=False, verbose=0)
     rbm.save(tmp_path / "rbm.keras")

@@ -58,7 +58,9 @@ def test_predict_generative_is_the_label_of_lowest_free_energy(labelled):
     w, a, b = top.kernel.numpy(), top.visible_bias.numpy(), top.hidden_bias.numpy()
     energies = [
         -np.concatenate([features, np.tile(np.eye(10)[k], (20, 1))], 1) @ a
-        - np.logaddexp(0, np.concatenate([features, np.tile(np.eye(10)[k], (20, 1))], 1) @ w + b).sum(1)
+        - np.logaddexp(
+            0, np.concatenate([features, np.tile(np.eye(10)[k], (20, 1))], 1) @ w + b
+        ).sum(1)
         for k in range(10)
     ]
     np.testing.assert_array_equal(predicted[:20], np.argmin(np.stack(energies, 1), 1))
@@ -83,7 +85,9 @@ def test_generative_model_and_labels_survive_saving(labelled, tmp_path):
     for original, restored in zip(dbn.generative, loaded.generative):
         for a, b in zip(original.weights, restored.weights):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
-    np.testing.assert_array_equal(loaded.predict_generative(x_test[:50]), dbn.predict_generative(x_test[:50]))
+    np.testing.assert_array_equal(
+        loaded.predict_generative(x_test[:50]), dbn.predict_generative(x_test[:50])
+    )
     assert loaded.generate(2, labels=[3, 4], gibbs_steps=5).shape == (2, 64)
 
 
@@ -104,8 +108,15 @@ def test_generate_runs_the_top_chain_then_one_pass_down(untied):
     pattern = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
     top.visible_bias.assign(30.0 * (2 * pattern - 1))
     rng = np.random.default_rng(0)
-    w0, a0, w1, a1 = rng.normal(0, 1.0, (6, 4)), rng.normal(0, 1.0, 6), rng.normal(0, 1.0, (4, 5)), rng.normal(0, 1.0, 4)
-    for variable, value in zip((bottom.kernel, bottom.visible_bias, middle.kernel, middle.visible_bias), (w0, a0, w1, a1)):
+    w0, a0, w1, a1 = (
+        rng.normal(0, 1.0, (6, 4)),
+        rng.normal(0, 1.0, 6),
+        rng.normal(0, 1.0, (4, 5)),
+        rng.normal(0, 1.0, 4),
+    )
+    for variable, value in zip(
+        (bottom.kernel, bottom.visible_bias, middle.kernel, middle.visible_bias), (w0, a0, w1, a1)
+    ):
         variable.assign(value)
     sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
     p_middle = sigmoid(a1 + w1 @ pattern)
@@ -113,7 +124,9 @@ def test_generate_runs_the_top_chain_then_one_pass_down(untied):
     weights = np.prod(np.where(states == 1, p_middle, 1 - p_middle), axis=1)
     means = sigmoid(a0 + states @ w0.T)  # E[v | h] for each state h of the middle layer
     pictures = dbn.generate(4000, gibbs_steps=2)  # E[v | h], h a sample of the middle layer
-    index = np.abs(pictures[:, None, :] - means[None]).max(-1).argmin(1)  # which state each came from
+    index = (
+        np.abs(pictures[:, None, :] - means[None]).max(-1).argmin(1)
+    )  # which state each came from
     np.testing.assert_allclose(pictures, means[index], rtol=1e-5)
     np.testing.assert_allclose(np.bincount(index, minlength=16) / 4000, weights, atol=0.03)
     samples = dbn.generate(4000, gibbs_steps=2, mean=False)
@@ -133,7 +146,9 @@ def test_clamped_chains_sample_the_conditional_of_the_free_units():
     free_energy = -states @ a - np.logaddexp(0, states @ w + b).sum(1)
     exact = np.exp(-free_energy) / np.exp(-free_energy).sum()
     initial = np.tile([1.0, 0.0, 0.0], (20000, 1)).astype("float32")
-    samples = rbm.sample(None, gibbs_steps=20, initial=initial, mean=False, clamp=[True, False, False])
+    samples = rbm.sample(
+        None, gibbs_steps=20, initial=initial, mean=False, clamp=[True, False, False]
+    )
     assert np.all(samples[:, 0] == 1.0)
     index = (samples[:, 1] * 2 + samples[:, 2]).astype(int)
     np.testing.assert_allclose(np.bincount(index, minlength=4) / len(index), exact, atol=0.015)
@@ -146,7 +161,9 @@ def test_label_arguments_are_checked():
         dbn.pretrain(x, y=np.arange(40) % 4, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="40 samples"):
         dbn.pretrain(x, y=np.zeros(39, int), epochs=1, verbose=0)
-    assert int(dbn.pretrained.numpy()) == 0 and not dbn.rbms[0].compiled  # checked before any training
+    assert (
+        int(dbn.pretrained.numpy()) == 0 and not dbn.rbms[0].compiled
+    )  # checked before any training
     dbn.pretrain(x, epochs=1, verbose=0)  # no labels: the label units learn nothing
     with pytest.raises(ValueError, match="pretrained with labels"):
         dbn.generate(2, labels=[0, 1])

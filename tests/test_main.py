@@ -9,13 +9,33 @@ from keras_dbn.__main__ import build_parser, load_data, main
 
 def test_demo_trains_saves_and_exports(tmp_path, capsys):
     out = tmp_path / "out"
-    main(["demo", "--hidden-units", "32", "--pretrain-epochs", "2", "--up-down-epochs", "2", "--epochs", "3",
-          "--gibbs-steps", "20", "--output", str(out)])
+    main(
+        [
+            "demo",
+            "--hidden-units",
+            "32",
+            "--pretrain-epochs",
+            "2",
+            "--up-down-epochs",
+            "2",
+            "--epochs",
+            "3",
+            "--gibbs-steps",
+            "20",
+            "--output",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert "Pretraining RBM 1/1" in printed and "generative model (lowest free energy)" in printed
     assert "Up-down fine-tuning of the generative model" in printed
     assert "SVC's classes of 100 unconditional samples" in printed
-    assert {p.name for p in out.iterdir()} >= {"dbn.keras", "saved_model", "filters.png", "samples.png"}
+    assert {p.name for p in out.iterdir()} >= {
+        "dbn.keras",
+        "saved_model",
+        "filters.png",
+        "samples.png",
+    }
     accuracy = float(printed.split("fine-tuned network: ")[1].split()[0])
     assert 0.5 < accuracy <= 1.0  # 3 epochs on digits: clearly better than chance (0.1)
 
@@ -23,8 +43,13 @@ def test_demo_trains_saves_and_exports(tmp_path, capsys):
 def test_data_flag_reads_an_npz_of_images(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "tiny.npz"
-    np.savez(path, x_train=rng.integers(0, 256, (40, 4, 4), dtype=np.uint8), y_train=rng.integers(0, 3, 40),
-             x_test=rng.integers(0, 256, (10, 4, 4), dtype=np.uint8), y_test=rng.integers(0, 3, 10))
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (40, 4, 4), dtype=np.uint8),
+        y_train=rng.integers(0, 3, 40),
+        x_test=rng.integers(0, 256, (10, 4, 4), dtype=np.uint8),
+        y_test=rng.integers(0, 3, 10),
+    )
     x_train, y_train, x_test, y_test = load_data(str(path))
     assert x_train.shape == (40, 16) and x_test.shape == (10, 16)
     assert x_train.dtype == np.float32 and 0 <= x_train.min() and x_train.max() <= 1
@@ -40,6 +65,10 @@ def test_digits_split_is_stratified_and_scaled():
 
 
 def test_command_line_entry_point_has_help():
-    result = subprocess.run([sys.executable, "-m", "keras_dbn", "demo", "--help"], capture_output=True, text=True)
-    assert result.returncode == 0 and "--hidden-units" in result.stdout and "--data" in result.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_dbn", "demo", "--help"], capture_output=True, text=True
+    )
+    assert (
+        result.returncode == 0 and "--hidden-units" in result.stdout and "--data" in result.stdout
+    )
     assert build_parser().parse_args(["demo"]).hidden_units == [300, 1000]

@@ -31,7 +31,9 @@ def mnist_npz(folder):
     try:
         arrays = load_mnist()
     except Exception as err:  # offline, and no file: nothing to run the notebook on
-        pytest.skip(f"no MNIST: MNIST_NPZ is unset, {REPO.parent / 'shared'} is absent and the download failed ({err})")
+        pytest.skip(
+            f"no MNIST: MNIST_NPZ is unset, {REPO.parent / 'shared'} is absent and the download failed ({err})"
+        )
     path = folder / "mnist.npz"
     np.savez(path, **dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
     return str(path)
@@ -42,7 +44,10 @@ def run_notebook(name, monkeypatch, **environment):
         monkeypatch.setenv(key, value)  # the kernel inherits this process's environment
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
     client.execute()
     return notebook
@@ -50,7 +55,10 @@ def run_notebook(name, monkeypatch, **environment):
 
 def text_output(notebook):
     return "\n".join(
-        output.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
     )
 
 
@@ -60,7 +68,9 @@ def test_quickstart(monkeypatch):
 
 
 def test_mnist_dbn_quick(monkeypatch, tmp_path):
-    notebook = run_notebook("02_mnist_dbn.ipynb", monkeypatch, MNIST_NPZ=mnist_npz(tmp_path), KERAS_DBN_QUICK="1")
+    notebook = run_notebook(
+        "02_mnist_dbn.ipynb", monkeypatch, MNIST_NPZ=mnist_npz(tmp_path), KERAS_DBN_QUICK="1"
+    )
     output = text_output(notebook)
     assert "5000 training, 5000 validation, 10000 test images" in output
     assert "test error" in output

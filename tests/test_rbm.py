@@ -23,7 +23,11 @@ def _train(rbm, x, epochs=40, learning_rate=0.1):
 
 @pytest.mark.parametrize(
     "options, training",
-    [(dict(cd_k=1), {}), (dict(cd_k=5), {}), (dict(persistent=True, num_chains=20), dict(epochs=60, learning_rate=0.05))],
+    [
+        (dict(cd_k=1), {}),
+        (dict(cd_k=5), {}),
+        (dict(persistent=True, num_chains=20), dict(epochs=60, learning_rate=0.05)),
+    ],
     ids=["cd1", "cd5", "pcd"],
 )
 def test_training_raises_exact_log_likelihood(patterns, options, training):
@@ -45,9 +49,10 @@ def _cd_gradient_error(rbm, x, copies=300):
     gradients, _ = rbm.contrastive_divergence(keras.ops.convert_to_tensor(batch))
     exact = exact_gradient(rbm, x)
     estimate = [-np.asarray(g, "float64") for g in gradients]
-    return sum(np.sum((e - t) ** 2) for e, t in zip(estimate, exact)) ** 0.5 / sum(
-        np.sum(t**2) for t in exact
-    ) ** 0.5
+    return (
+        sum(np.sum((e - t) ** 2) for e, t in zip(estimate, exact)) ** 0.5
+        / sum(np.sum(t**2) for t in exact) ** 0.5
+    )
 
 
 def test_cd_gradient_with_large_k_approaches_the_exact_gradient(patterns):
@@ -87,7 +92,9 @@ def test_logs_metrics_and_evaluate_reports_them(patterns):
     assert set(scores) == {"reconstruction_error", "free_energy_gap"}
     reconstruction = np.asarray(rbm.reconstruct(patterns))
     # evaluate() reconstructs from sampled hidden states; it tracks the deterministic one closely
-    assert scores["reconstruction_error"] == pytest.approx(np.mean((patterns - reconstruction) ** 2), abs=0.05)
+    assert scores["reconstruction_error"] == pytest.approx(
+        np.mean((patterns - reconstruction) ** 2), abs=0.05
+    )
 
 
 def test_call_and_conditionals_match_numpy(patterns):
@@ -95,9 +102,14 @@ def test_call_and_conditionals_match_numpy(patterns):
     _train(rbm, patterns, epochs=3)
     w, b, a = (np.asarray(t, "float64") for t in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
     sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(rbm(patterns)), sigmoid(patterns @ w + b), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
-        rbm.reconstruct(patterns), sigmoid(sigmoid(patterns @ w + b) @ w.T + a), rtol=1e-5, atol=1e-6
+        keras.ops.convert_to_numpy(rbm(patterns)), sigmoid(patterns @ w + b), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        rbm.reconstruct(patterns),
+        sigmoid(sigmoid(patterns @ w + b) @ w.T + a),
+        rtol=1e-5,
+        atol=1e-6,
     )
     h = np.asarray(rbm.sample_hidden(patterns))
     v = np.asarray(rbm.sample_visible(h))
@@ -130,26 +142,41 @@ def test_functional_api_composition_shares_weights(patterns):
     _train(rbm, patterns, epochs=2)  # standalone unsupervised training...
     after = classifier.predict(patterns, verbose=0)
     assert not np.allclose(before, after)  # ...changes the outer model
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(classifier.layers[1](patterns)), keras.ops.convert_to_numpy(rbm(patterns)))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(classifier.layers[1](patterns)),
+        keras.ops.convert_to_numpy(rbm(patterns)),
+    )
     classifier.compile("adam", "sparse_categorical_crossentropy")
     kernel = np.array(rbm.kernel)
     classifier.fit(patterns, np.arange(120) % 3, epochs=1, verbose=0)
     assert not np.allclose(kernel, rbm.kernel)  # and supervised training reaches the RBM
 
 
-@pytest.mark.parametrize("chains", [dict(persistent=True, num_chains=5), dict(negative_phase="mean_field")])
+@pytest.mark.parametrize(
+    "chains", [dict(persistent=True, num_chains=5), dict(negative_phase="mean_field")]
+)
 def test_get_config_round_trips_every_argument(chains):
     rbm = RBM(
-        7, visible="gaussian", hidden=units.Binomial(3), cd_k=3, sparsity_target=0.1, sparsity_cost=0.2,
+        7,
+        visible="gaussian",
+        hidden=units.Binomial(3),
+        cd_k=3,
+        sparsity_target=0.1,
+        sparsity_cost=0.2,
         kernel_initializer=keras.initializers.GlorotUniform(seed=2),
-        hidden_bias_initializer="ones", visible_bias_initializer=keras.initializers.Constant(0.5),
-        kernel_regularizer=keras.regularizers.L2(1e-3), seed=11, name="my_rbm", **chains,
+        hidden_bias_initializer="ones",
+        visible_bias_initializer=keras.initializers.Constant(0.5),
+        kernel_regularizer=keras.regularizers.L2(1e-3),
+        seed=11,
+        name="my_rbm",
+        **chains,
     )
     config = rbm.get_config()
     clone = RBM.from_config(config)
     assert clone.get_config() == config
     assert clone.hidden == units.Binomial(3)
     import inspect
+
     arguments = set(inspect.signature(RBM.__init__).parameters) - {"self", "kwargs"}
     assert arguments <= set(config)
 
@@ -163,8 +190,13 @@ def test_keras_file_round_trip_restores_outputs_and_training_continues(patterns,
     loaded = keras.saving.load_model(path)
     for name in ("kernel", "hidden_bias", "visible_bias", "persistent_chains"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(rbm, name))
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(patterns)), keras.ops.convert_to_numpy(rbm(patterns)))
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded.free_energy(patterns)), keras.ops.convert_to_numpy(rbm.free_energy(patterns)))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded(patterns)), keras.ops.convert_to_numpy(rbm(patterns))
+    )
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded.free_energy(patterns)),
+        keras.ops.convert_to_numpy(rbm.free_energy(patterns)),
+    )
     assert loaded.optimizer.iterations.numpy() == rbm.optimizer.iterations.numpy()
     loaded.fit(patterns, epochs=1, batch_size=10, verbose=0)
     assert not np.allclose(loaded.kernel, rbm.kernel)
@@ -202,7 +234,11 @@ def test_extreme_weights_and_inputs_stay_finite(visible):
     x = np.ones((4, 30), "float32") if visible == "bernoulli" else np.full((4, 30), 1e3, "float32")
     w, b, a = (np.asarray(t, "float64") for t in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
     energy_term = -x @ a if visible == "bernoulli" else 0.5 * ((x - a) ** 2).sum(1)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(rbm.free_energy(x)), energy_term - np.logaddexp(0, x @ w + b).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(rbm.free_energy(x)),
+        energy_term - np.logaddexp(0, x @ w + b).sum(1),
+        rtol=1e-5,
+    )
     p = keras.ops.convert_to_numpy(rbm(x))
     assert np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1
     for value in (rbm.reconstruct(x), rbm.gibbs(x, steps=3), rbm.sample(3, gibbs_steps=5)):
@@ -240,7 +276,10 @@ def test_mean_field_steps_move_halfway_from_the_first_step(patterns, cd_k):
 
 
 def _free_energy_gap(rbm, v_data, v_model):
-    return float(np.mean(keras.ops.convert_to_numpy(rbm.free_energy(v_data))) - np.mean(keras.ops.convert_to_numpy(rbm.free_energy(v_model))))
+    return float(
+        np.mean(keras.ops.convert_to_numpy(rbm.free_energy(v_data)))
+        - np.mean(keras.ops.convert_to_numpy(rbm.free_energy(v_model)))
+    )
 
 
 @pytest.mark.parametrize(
@@ -253,7 +292,9 @@ def test_one_deterministic_step_follows_the_gradient_of_the_reported_free_energy
     v_data = patterns[:12]
     # The model samples of one mean-field step, computed with the units' own means.
     hidden_mean = keras.ops.convert_to_numpy(rbm(v_data)).astype("float32")
-    v_model = (0.5 * v_data + 0.5 * np.asarray(rbm.sample_visible(hidden_mean, mean=True))).astype("float32")
+    v_model = (0.5 * v_data + 0.5 * np.asarray(rbm.sample_visible(hidden_mean, mean=True))).astype(
+        "float32"
+    )
     gradients, _ = rbm.contrastive_divergence(keras.ops.convert_to_tensor(v_data))
     eps = 1e-2
     for variable, gradient in zip((rbm.kernel, rbm.hidden_bias, rbm.visible_bias), gradients):
@@ -301,7 +342,9 @@ def test_sample_starts_from_h_zero_for_every_hidden_unit_type(hidden):
     assert samples.shape == (5, 6) and set(np.unique(samples)) <= {0.0, 1.0}
 
 
-@pytest.mark.parametrize("options", [dict(cd_k=1), dict(cd_k=6, persistent=True, num_chains=10)], ids=["cd1", "pcd6"])
+@pytest.mark.parametrize(
+    "options", [dict(cd_k=1), dict(cd_k=6, persistent=True, num_chains=10)], ids=["cd1", "pcd6"]
+)
 def test_same_seed_gives_the_same_run_and_the_sampler_moves_on_every_step(patterns, options):
     def run():
         rbm = RBM(4, seed=3, **options)
@@ -314,8 +357,12 @@ def test_same_seed_gives_the_same_run_and_the_sampler_moves_on_every_step(patter
         np.testing.assert_array_equal(a, b)
     # Each step draws fresh noise: training advanced the seed, and repeated draws differ.
     state = keras.ops.convert_to_numpy(first.seed_generator.state)
-    assert not np.array_equal(state, keras.ops.convert_to_numpy(RBM(4, seed=3).seed_generator.state))
-    draws = [first.gibbs(patterns[:40], steps=6) for _ in range(2)] + [first.sample(40, gibbs_steps=6) for _ in range(2)]
+    assert not np.array_equal(
+        state, keras.ops.convert_to_numpy(RBM(4, seed=3).seed_generator.state)
+    )
+    draws = [first.gibbs(patterns[:40], steps=6) for _ in range(2)] + [
+        first.sample(40, gibbs_steps=6) for _ in range(2)
+    ]
     assert not np.array_equal(draws[0], draws[1]) and not np.array_equal(draws[2], draws[3])
 
 
@@ -332,7 +379,9 @@ def test_divergence_in_a_later_epoch_keeps_the_last_finite_epoch_and_training_go
         if epoch == 0:
             finite["weights"] = [np.array(w) for w in rbm.get_weights()]
 
-    poison = keras.callbacks.LambdaCallback(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end)
+    poison = keras.callbacks.LambdaCallback(
+        on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end
+    )
     with pytest.raises(TrainingDivergedError, match="diverged in epoch 2.*end of epoch 1"):
         rbm.fit(patterns, epochs=3, batch_size=10, verbose=0, callbacks=[poison])
     for good, now in zip(finite["weights"], rbm.get_weights()):
@@ -345,7 +394,9 @@ def test_untied_rbm_goes_up_its_recognition_weights_and_cd_trains_the_others(pat
     rbm = RBM(4, seed=0, untied=True)
     rbm.compile(keras.optimizers.SGD(0.1))
     rbm.build((None, patterns.shape[1]))
-    np.testing.assert_array_equal(rbm.recognition_kernel.numpy(), rbm.kernel.numpy())  # tied when built
+    np.testing.assert_array_equal(
+        rbm.recognition_kernel.numpy(), rbm.kernel.numpy()
+    )  # tied when built
     recognition = [rbm.recognition_kernel.numpy().copy(), rbm.recognition_bias.numpy().copy()]
     kernel = rbm.kernel.numpy().copy()
     rbm.fit(patterns, epochs=2, batch_size=4, verbose=0)

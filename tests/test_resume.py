@@ -14,7 +14,9 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "pretrain_run.py")
 
 
 def _run(mode, backup, out):
-    return subprocess.run([sys.executable, SCRIPT, mode, str(backup), str(out)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, SCRIPT, mode, str(backup), str(out)], capture_output=True, text=True
+    )
 
 
 def test_killed_pretraining_resumes_to_the_uninterrupted_weights(tmp_path):

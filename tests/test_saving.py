@@ -27,8 +27,13 @@ def test_loads_in_safe_mode_read_only_and_never_writes(saved, tmp_path):
     os.chmod(copy, stat.S_IRUSR)
     for loaded in (load_model(copy), keras.saving.load_model(copy, safe_mode=True)):
         np.testing.assert_array_equal(loaded.predict(x, verbose=0), dbn.predict(x, verbose=0))
-        np.testing.assert_array_equal(loaded.rbms[0].persistent_chains, dbn.rbms[0].persistent_chains)
-    assert hashlib.sha256(copy.read_bytes()).hexdigest() == digest and os.stat(copy).st_mtime_ns == mtime
+        np.testing.assert_array_equal(
+            loaded.rbms[0].persistent_chains, dbn.rbms[0].persistent_chains
+        )
+    assert (
+        hashlib.sha256(copy.read_bytes()).hexdigest() == digest
+        and os.stat(copy).st_mtime_ns == mtime
+    )
 
 
 def test_truncated_and_corrupted_files_raise_clear_errors(saved, tmp_path):
@@ -66,8 +71,14 @@ def test_files_written_by_version_0_1_0_still_load(tmp_path):
     folder = pathlib.Path(__file__).parent / "data"
     expected = np.load(folder / "v0_1_0_outputs.npz")
     rbm = keras_dbn.load_model(folder / "rbm_v0_1_0.keras")
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(rbm(expected["x"])), expected["rbm"], rtol=1e-6)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(rbm.free_energy(expected["x"])), expected["rbm_free_energy"], rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(rbm(expected["x"])), expected["rbm"], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(rbm.free_energy(expected["x"])),
+        expected["rbm_free_energy"],
+        rtol=1e-6,
+    )
     np.testing.assert_array_equal(rbm.persistent_chains.numpy(), expected["chains"])
     assert int(rbm.optimizer.iterations.numpy()) == 8
     dbn = keras_dbn.load_model(folder / "dbn_v0_1_0.keras")

@@ -36,7 +36,9 @@ def fit(rbm, x, epochs, learning_rate=0.1, momentum=0.5, batch_size=20):
 
 def exact_log_likelihood(rbm, x):
     value = evaluation.log_likelihood(rbm, x, evaluation.exact_log_partition(rbm))
-    assert value == pytest.approx(reference.exact_log_likelihood(rbm, x), abs=1e-4)  # numpy cross-check
+    assert value == pytest.approx(
+        reference.exact_log_likelihood(rbm, x), abs=1e-4
+    )  # numpy cross-check
     return value
 
 
@@ -91,9 +93,14 @@ def twin_rbms(**options):
 def test_l2_penalty_acts_on_the_kernel_only(patterns):
     plain, decayed = twin_rbms(kernel_regularizer=keras.regularizers.L2(0.05))
     v0 = keras.ops.convert_to_tensor(patterns[:50])
-    (plain_grads, _), (decayed_grads, _) = plain.contrastive_divergence(v0), decayed.contrastive_divergence(v0)
+    (plain_grads, _), (decayed_grads, _) = (
+        plain.contrastive_divergence(v0),
+        decayed.contrastive_divergence(v0),
+    )
     kernel = np.asarray(decayed.kernel)
-    np.testing.assert_allclose(decayed_grads[0] - plain_grads[0], 2 * 0.05 * kernel, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        decayed_grads[0] - plain_grads[0], 2 * 0.05 * kernel, rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_array_equal(decayed_grads[1], plain_grads[1])  # hidden bias
     np.testing.assert_array_equal(decayed_grads[2], plain_grads[2])  # visible bias
 
@@ -116,7 +123,9 @@ def test_optimizer_weight_averaging_ends_fit_with_the_moving_average(patterns):
 
     momentum = 0.8
     rbm = RBM(4, persistent=True, num_chains=20, seed=0)
-    rbm.compile(keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=momentum), steps_per_execution=1)
+    rbm.compile(
+        keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=momentum), steps_per_execution=1
+    )
     record = RecordWeights()
     rbm.fit(patterns, epochs=2, batch_size=50, verbose=0, callbacks=[record])
     assert len(record.iterates) == 20
@@ -124,16 +133,23 @@ def test_optimizer_weight_averaging_ends_fit_with_the_moving_average(patterns):
     for iterate in record.iterates[1:]:
         average = [momentum * a + (1 - momentum) * w for a, w in zip(average, iterate)]
     for name, final, expected, last in zip(
-        ("kernel", "hidden_bias", "visible_bias"), rbm.trainable_weights, average, record.iterates[-1]
+        ("kernel", "hidden_bias", "visible_bias"),
+        rbm.trainable_weights,
+        average,
+        record.iterates[-1],
     ):
         np.testing.assert_allclose(final, expected, rtol=1e-5, atol=1e-6, err_msg=name)
-        assert not np.allclose(expected, last, atol=1e-4), name  # the average is not the last iterate
+        assert not np.allclose(expected, last, atol=1e-4), (
+            name
+        )  # the average is not the last iterate
 
 
 def test_softmax_visible_samples_are_one_hot_and_learn_a_skewed_categorical():
     target = [np.array([0.7, 0.2, 0.1]), np.array([0.1, 0.1, 0.8])]
     rng = np.random.default_rng(0)
-    x = np.concatenate([np.eye(3)[rng.choice(3, 600, p=p)] for p in target], axis=1).astype("float32")
+    x = np.concatenate([np.eye(3)[rng.choice(3, 600, p=p)] for p in target], axis=1).astype(
+        "float32"
+    )
     rbm = fit(RBM(3, visible=units.Softmax(3), seed=0), x, epochs=15, learning_rate=0.05)
     rbm = fit(rbm, x, epochs=10, learning_rate=0.01)  # smaller steps: less SGD noise at the end
 
@@ -142,8 +158,12 @@ def test_softmax_visible_samples_are_one_hot_and_learn_a_skewed_categorical():
     np.testing.assert_array_equal(samples.sum(-1), 1.0)
 
     # Exact model marginals: p(v) over the 9 states, from the free energy and exact log Z.
-    states = np.array([np.concatenate(c) for c in itertools.product(np.eye(3), repeat=2)], "float32")
-    log_p = -keras.ops.convert_to_numpy(rbm.free_energy(states)).astype("float64") - evaluation.exact_log_partition(rbm)
+    states = np.array(
+        [np.concatenate(c) for c in itertools.product(np.eye(3), repeat=2)], "float32"
+    )
+    log_p = -keras.ops.convert_to_numpy(rbm.free_energy(states)).astype(
+        "float64"
+    ) - evaluation.exact_log_partition(rbm)
     p = np.exp(log_p)
     assert p.sum() == pytest.approx(1.0, abs=1e-5)
     marginals = (p[:, None] * states).sum(0).reshape(2, 3)
@@ -152,7 +172,12 @@ def test_softmax_visible_samples_are_one_hot_and_learn_a_skewed_categorical():
 
 
 def test_relu_hidden_free_energy_is_the_stepped_sigmoid_sum():
-    rbm = RBM(5, hidden="relu", seed=0, kernel_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=2))
+    rbm = RBM(
+        5,
+        hidden="relu",
+        seed=0,
+        kernel_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=2),
+    )
     rbm.build((None, 8))
     rbm.visible_bias.assign(np.linspace(-1, 1, 8).astype("float32"))
     rbm.hidden_bias.assign(np.linspace(-2, 2, 5).astype("float32"))
@@ -174,13 +199,20 @@ def test_relu_hidden_training_reduces_reconstruction_error():
     assert after < 0.5 * before, (before, after)
 
 
-tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="XLA on CPU is TensorFlow's choice here")
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="XLA on CPU is TensorFlow's choice here"
+)
 
 
 @tensorflow_only
 @pytest.mark.parametrize(
     "options",
-    [dict(persistent=True, num_chains=20), dict(cd_k=5), dict(sparsity_target=0.2, sparsity_cost=0.1), dict(negative_phase="mean_field")],
+    [
+        dict(persistent=True, num_chains=20),
+        dict(cd_k=5),
+        dict(sparsity_target=0.2, sparsity_cost=0.1),
+        dict(negative_phase="mean_field"),
+    ],
     ids=["pcd", "cd5_loop", "sparsity", "mean_field"],
 )
 def test_xla_compiled_step_learns(patterns, options):
@@ -209,7 +241,9 @@ def test_auto_jit_compile_uses_xla_for_large_float32_fits_only(patterns, monkeyp
     rbm = fitted()
     assert rbm.jit_compile is True
     assert rbm.get_compile_config()["jit_compile"] == "auto"  # a reloaded model decides again
-    rbm.fit(patterns[:100], epochs=1, batch_size=50, verbose=0)  # a smaller fit goes back to the graph
+    rbm.fit(
+        patterns[:100], epochs=1, batch_size=50, verbose=0
+    )  # a smaller fit goes back to the graph
     assert rbm.jit_compile is False
     assert fitted(jit_compile=False).jit_compile is False  # the user's choice stands
     assert fitted(dtype="mixed_bfloat16").jit_compile is False  # bf16 products stay on oneDNN

@@ -32,9 +32,16 @@ def _search(hypermodel, digits, directory):
     x_train, x_val, y_train, y_val = digits
     keras.utils.set_random_seed(0)
     tuner = keras_tuner.RandomSearch(
-        hypermodel, objective="val_accuracy", max_trials=2, seed=0, directory=directory, project_name="dbn"
+        hypermodel,
+        objective="val_accuracy",
+        max_trials=2,
+        seed=0,
+        directory=directory,
+        project_name="dbn",
     )
-    tuner.search(x_train, y_train, epochs=4, batch_size=64, validation_data=(x_val, y_val), verbose=0)
+    tuner.search(
+        x_train, y_train, epochs=4, batch_size=64, validation_data=(x_val, y_val), verbose=0
+    )
     return tuner
 
 
@@ -69,8 +76,11 @@ def build_dbn(hp):
         pretrain_epochs=hp.Int("pretrain_epochs", 1, 2),
         seed=0,
     )
-    dbn.compile(keras.optimizers.Adam(hp.Float("learning_rate", 3e-3, 1e-2, sampling="log")),
-                "sparse_categorical_crossentropy", metrics=["accuracy"])
+    dbn.compile(
+        keras.optimizers.Adam(hp.Float("learning_rate", 3e-3, 1e-2, sampling="log")),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return dbn
 
 
@@ -108,5 +118,11 @@ def test_search_space_errors():
     with pytest.raises(ValueError, match="empty list"):
         DBNHyperModel(10, search_space={"units": []})
     assert set(DEFAULT_SEARCH_SPACE) == {
-        "depth", "units", "cd_k", "pretrain_learning_rate", "pretrain_epochs", "learning_rate", "dropout"
+        "depth",
+        "units",
+        "cd_k",
+        "pretrain_learning_rate",
+        "pretrain_epochs",
+        "learning_rate",
+        "dropout",
     }

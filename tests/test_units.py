@@ -22,7 +22,9 @@ def test_bernoulli_free_energy_matches_numpy_formula():
     v = rng.random((11, 7)).astype("float32")
     w, b, a = (np.asarray(t, "float64") for t in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
     expected = -v @ a - softplus(b + v @ w).sum(1)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(rbm.free_energy(v)), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(rbm.free_energy(v)), expected, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_gaussian_free_energy_matches_numpy_formula():
@@ -30,7 +32,9 @@ def test_gaussian_free_energy_matches_numpy_formula():
     v = rng.normal(size=(11, 7)).astype("float32")
     w, b, a = (np.asarray(t, "float64") for t in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
     expected = 0.5 * ((v - a) ** 2).sum(1) - softplus(b + v @ w).sum(1)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(rbm.free_energy(v)), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(rbm.free_energy(v)), expected, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_free_energy_is_minus_log_sum_over_hidden_states():
@@ -39,7 +43,11 @@ def test_free_energy_is_minus_log_sum_over_hidden_states():
     w, b, a = (np.asarray(t, "float64") for t in (rbm.kernel, rbm.hidden_bias, rbm.visible_bias))
     h = all_states(3)
     minus_energy = (v @ a)[:, None] + (h @ b)[None, :] + v @ w @ h.T
-    np.testing.assert_allclose(-keras.ops.convert_to_numpy(rbm.free_energy(v.astype("float32"))), np.logaddexp.reduce(minus_energy, 1), rtol=1e-5)
+    np.testing.assert_allclose(
+        -keras.ops.convert_to_numpy(rbm.free_energy(v.astype("float32"))),
+        np.logaddexp.reduce(minus_energy, 1),
+        rtol=1e-5,
+    )
 
 
 def test_gaussian_log_partition_is_the_integral_over_the_unit():
@@ -94,7 +102,16 @@ def test_samples_follow_the_conditional_distribution(jit_compile):
 
 @pytest.mark.parametrize(
     "unit",
-    ["bernoulli", "binomial", "gaussian", "relu", "softmax", units.Softmax(group_size=4), units.ReLU(terms=7), units.Binomial(n=255)],
+    [
+        "bernoulli",
+        "binomial",
+        "gaussian",
+        "relu",
+        "softmax",
+        units.Softmax(group_size=4),
+        units.ReLU(terms=7),
+        units.Binomial(n=255),
+    ],
     ids=str,
 )
 def test_get_and_serialize_round_trip(unit):
@@ -127,7 +144,9 @@ def test_relu_samples_have_the_noise_variance_of_nair_and_hinton():
     np.testing.assert_allclose(samples.var(0), 1 / (1 + np.exp(-pre[0])), atol=0.02)
 
 
-@pytest.mark.parametrize("unit", [units.Bernoulli(), units.Binomial(4), units.ReLU(terms=30), units.Softmax(3)], ids=str)
+@pytest.mark.parametrize(
+    "unit", [units.Bernoulli(), units.Binomial(4), units.ReLU(terms=30), units.Softmax(3)], ids=str
+)
 def test_draws_are_made_in_float32_under_bfloat16(unit):
     """A bfloat16 uniform takes 128 values: units with p = 1e-3 would fire at 1/128 without the guard."""
     pre = np.full((20000, 6), np.log(1e-3 / (1 - 1e-3)), "float32")
@@ -145,7 +164,9 @@ def test_binomial_units_are_counts_of_shared_weight_copies():
     pre = np.array([[-1.0, 0.0, 2.0]], "float32")
     p = 1 / (1 + np.exp(-pre.astype("float64")))
     np.testing.assert_allclose(unit.mean(pre), 5 * p, rtol=1e-6)
-    draws = np.asarray(unit.sample(np.tile(pre, (40000, 1)), keras.random.SeedGenerator(0)), "float64")
+    draws = np.asarray(
+        unit.sample(np.tile(pre, (40000, 1)), keras.random.SeedGenerator(0)), "float64"
+    )
     assert set(np.unique(draws)) <= set(range(6))
     np.testing.assert_allclose(draws.mean(0), 5 * p[0], atol=0.03)
     np.testing.assert_allclose(draws.var(0), 5 * p[0] * (1 - p[0]), atol=0.05)
@@ -154,9 +175,13 @@ def test_binomial_units_are_counts_of_shared_weight_copies():
 
     counts = np.arange(6.0)
     bias = np.array([0.3, -0.2, 0.1])
-    minus_energy = np.array([[c * bias[j] + np.log(comb(5, int(c))) for c in counts] for j in range(3)])
+    minus_energy = np.array(
+        [[c * bias[j] + np.log(comb(5, int(c))) for c in counts] for j in range(3)]
+    )
     expected = np.logaddexp.reduce(minus_energy + counts * (pre[0] - bias)[:, None], axis=1).sum()
-    np.testing.assert_allclose(unit.log_partition(pre, bias.astype("float32")), [expected], rtol=1e-5)
+    np.testing.assert_allclose(
+        unit.log_partition(pre, bias.astype("float32")), [expected], rtol=1e-5
+    )
     energy = unit.energy(np.array([[2.0, 0.0, 5.0]], "float32"), bias.astype("float32"))
     np.testing.assert_allclose(energy, [-(2 * 0.3 + 5 * 0.1 + np.log(comb(5, 2)))], rtol=1e-5)
     with pytest.raises(ValueError, match=r"counts in \[0, 5\]"):
@@ -178,7 +203,9 @@ def test_binomial_rbm_log_z_by_enumeration_matches_the_joint_sum():
         log_multiplicity = sum(np.log(comb(3, int(c))) for c in v)
         for h in itertools.product((0.0, 1.0), repeat=2):
             total.append(a @ v + b @ np.array(h) + v @ w @ np.array(h) + log_multiplicity)
-    np.testing.assert_allclose(evaluation.exact_log_partition(rbm), np.logaddexp.reduce(total), rtol=1e-6)
+    np.testing.assert_allclose(
+        evaluation.exact_log_partition(rbm), np.logaddexp.reduce(total), rtol=1e-6
+    )
 
 
 def test_joint_units_are_their_blocks_side_by_side():
@@ -192,12 +219,19 @@ def test_joint_units_are_their_blocks_side_by_side():
     np.testing.assert_allclose(joint.mean(pre), np.concatenate([sigmoid, softmax], 1), rtol=1e-5)
     x = np.array([[1, 0, 1, 0, 1, 1, 0]] * 5, "float32")
     np.testing.assert_allclose(joint.energy(x, bias), -(x * bias).sum(1), rtol=1e-5)
-    log_z = np.logaddexp(0, pre[:, :3]).sum(1) + np.log(np.exp(pre[:, 3:].reshape(5, 2, 2)).sum(-1)).sum(1)
+    log_z = np.logaddexp(0, pre[:, :3]).sum(1) + np.log(
+        np.exp(pre[:, 3:].reshape(5, 2, 2)).sum(-1)
+    ).sum(1)
     np.testing.assert_allclose(joint.log_partition(pre, bias), log_z, rtol=1e-5)
     draws = np.asarray(joint.sample(np.zeros((2000, 7), "float32"), keras.random.SeedGenerator(0)))
-    assert set(np.unique(draws)) <= {0.0, 1.0} and np.all(draws[:, 3:].reshape(2000, 2, 2).sum(-1) == 1)
+    assert set(np.unique(draws)) <= {0.0, 1.0} and np.all(
+        draws[:, 3:].reshape(2000, 2, 2).sum(-1) == 1
+    )
     assert units.get(units.serialize(joint)) == joint
-    np.testing.assert_allclose(joint.base_rate_bias(7, np.full(7, 0.5)), [0, 0, 0, np.log(0.5), np.log(0.5), np.log(0.5), np.log(0.5)])
+    np.testing.assert_allclose(
+        joint.base_rate_bias(7, np.full(7, 0.5)),
+        [0, 0, 0, np.log(0.5), np.log(0.5), np.log(0.5), np.log(0.5)],
+    )
     with pytest.raises(ValueError, match="one 1 per group|sum to 1|group"):
         joint.check(np.array([[1, 0, 1, 1, 1, 1, 0]], "float32"))
     with pytest.raises(ValueError, match="take 7 features, got 6"):
@@ -226,5 +260,7 @@ def test_log_likelihood_of_a_directed_layer_matches_numpy(name):
         log_choose = gammaln(4) - gammaln(x + 1) - gammaln(4 - x)
         expected = np.sum(log_choose + x * np.log(p) + (3 - x) * np.log1p(-p), axis=1)
     unit = {"softmax": units.Softmax(2), "binomial": units.Binomial(3)}.get(name) or units.get(name)
-    got = keras.ops.convert_to_numpy(units.log_likelihood(unit, keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(pre)))
+    got = keras.ops.convert_to_numpy(
+        units.log_likelihood(unit, keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(pre))
+    )
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)

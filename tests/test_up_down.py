@@ -51,9 +51,17 @@ def numpy_up_down_gradients(dbn, x, labels):
     q1, q2 = sigmoid(d0 @ R0 + r0), sigmoid(d1 @ R1 + r1)
     pos, neg = sigmoid(v @ W + b), sigmoid(v_model @ W + b)
     return [
-        -(x - p0).T @ h1 / n, -(x - p0).mean(0), -d0.T @ (d1 - q1) / n, -(d1 - q1).mean(0),
-        -(h1 - p1).T @ h2 / n, -(h1 - p1).mean(0), -d1.T @ (d2 - q2) / n, -(d2 - q2).mean(0),
-        -(v.T @ pos - v_model.T @ neg) / n, -(pos - neg).mean(0), -(v - v_model).mean(0),
+        -(x - p0).T @ h1 / n,
+        -(x - p0).mean(0),
+        -d0.T @ (d1 - q1) / n,
+        -(d1 - q1).mean(0),
+        -(h1 - p1).T @ h2 / n,
+        -(h1 - p1).mean(0),
+        -d1.T @ (d2 - q2) / n,
+        -(d2 - q2).mean(0),
+        -(v.T @ pos - v_model.T @ neg) / n,
+        -(pos - neg).mean(0),
+        -(v - v_model).mean(0),
     ]
 
 
@@ -72,13 +80,27 @@ def test_one_step_is_the_papers_wake_sleep_and_top_cd():
     dbn.generative[-1].visible = units.Joint([(Threshold(), 3), (Argmax(2), 2)])
     trainer = UpDown(dbn.generative, label_units=2)
     labels = np.eye(2, dtype="float32")[y]
-    gradients, diagnostics = trainer.contrastive_divergence(ops.convert_to_tensor(np.concatenate([x, labels], 1)))
+    gradients, diagnostics = trainer.contrastive_divergence(
+        ops.convert_to_tensor(np.concatenate([x, labels], 1))
+    )
     expected = numpy_up_down_gradients(dbn, x.astype("float64"), labels.astype("float64"))
     assert len(gradients) == len(expected) == len(trainer.rule_variables())
     for got, want, variable in zip(gradients, expected, trainer.rule_variables()):
-        np.testing.assert_allclose(ops.convert_to_numpy(got), want, rtol=1e-4, atol=1e-5, err_msg=variable.path)
-    p0 = sigmoid((x @ dbn.generative[0].recognition_kernel.numpy() + dbn.generative[0].recognition_bias.numpy() > 0) @ dbn.generative[0].kernel.numpy().T + dbn.generative[0].visible_bias.numpy())
-    np.testing.assert_allclose(float(diagnostics["reconstruction_error"]), np.mean((x - p0) ** 2), rtol=1e-5)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(got), want, rtol=1e-4, atol=1e-5, err_msg=variable.path
+        )
+    p0 = sigmoid(
+        (
+            x @ dbn.generative[0].recognition_kernel.numpy()
+            + dbn.generative[0].recognition_bias.numpy()
+            > 0
+        )
+        @ dbn.generative[0].kernel.numpy().T
+        + dbn.generative[0].visible_bias.numpy()
+    )
+    np.testing.assert_allclose(
+        float(diagnostics["reconstruction_error"]), np.mean((x - p0) ** 2), rtol=1e-5
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +126,11 @@ def test_generative_model_draws_better_digits_after_up_down(digits):
     labels = np.repeat(np.arange(10), 30)
 
     def judged_right():
-        return float(np.mean(judge.predict(dbn.generate(len(labels), labels=labels, gibbs_steps=500)) == labels))
+        return float(
+            np.mean(
+                judge.predict(dbn.generate(len(labels), labels=labels, gibbs_steps=500)) == labels
+            )
+        )
 
     before = judged_right()
     dbn.fit_generative(x_train, y_train, epochs=20, batch_size=32, verbose=0)
@@ -118,7 +144,9 @@ def test_fit_generative_changes_the_generative_model_only(digits, tmp_path):
     dbn = pretrained(x_train[:400], y_train[:400])
     recognition = [w.numpy().copy() for w in dbn.rbms[0].weights + dbn.head.weights]
     bottom = dbn.generative[0]
-    np.testing.assert_array_equal(bottom.recognition_kernel.numpy(), bottom.kernel.numpy())  # tied after pretraining
+    np.testing.assert_array_equal(
+        bottom.recognition_kernel.numpy(), bottom.kernel.numpy()
+    )  # tied after pretraining
     hidden_bias = bottom.hidden_bias.numpy().copy()
     history = dbn.fit_generative(x_train[:400], y_train[:400], epochs=2, batch_size=50, verbose=0)
     assert set(history.history) == {"reconstruction_error", "free_energy_gap"}
@@ -131,7 +159,9 @@ def test_fit_generative_changes_the_generative_model_only(digits, tmp_path):
     dbn.save(tmp_path / "dbn.keras")
     loaded = load_model(tmp_path / "dbn.keras")
     for name in ("kernel", "recognition_kernel", "recognition_bias", "visible_bias"):
-        np.testing.assert_array_equal(getattr(loaded.generative[0], name).numpy(), getattr(bottom, name).numpy())
+        np.testing.assert_array_equal(
+            getattr(loaded.generative[0], name).numpy(), getattr(bottom, name).numpy()
+        )
     np.testing.assert_array_equal(loaded.predict_generative(x_test), dbn.predict_generative(x_test))
 
 
@@ -174,18 +204,30 @@ def test_files_written_before_the_recognition_weights_load_them_tied():
     bottom = dbn.generative[0]
     np.testing.assert_array_equal(bottom.kernel.numpy(), expected["generative_kernel"])
     np.testing.assert_array_equal(bottom.recognition_kernel.numpy(), expected["generative_kernel"])
-    np.testing.assert_array_equal(bottom.recognition_bias.numpy(), expected["generative_hidden_bias"])
+    np.testing.assert_array_equal(
+        bottom.recognition_bias.numpy(), expected["generative_hidden_bias"]
+    )
     x = expected["x"]
     np.testing.assert_allclose(dbn.predict(x, verbose=0), expected["dbn"], rtol=1e-6)
     np.testing.assert_allclose(bottom.predict(x, verbose=0), expected["generative_up"], rtol=1e-6)
     np.testing.assert_array_equal(dbn.predict_generative(x), expected["generative_classes"])
-    joint = np.concatenate([expected["generative_up"], np.eye(2, dtype="float32")[(x[:, 0] > 0.5).astype(int)]], 1)
-    np.testing.assert_allclose(ops.convert_to_numpy(dbn.generative[-1].free_energy(joint)), expected["top_free_energy"], rtol=1e-5)
-    dbn.fit_generative(x, (x[:, 0] > 0.5).astype(int), epochs=1, batch_size=8, verbose=0)  # and trains on
+    joint = np.concatenate(
+        [expected["generative_up"], np.eye(2, dtype="float32")[(x[:, 0] > 0.5).astype(int)]], 1
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(dbn.generative[-1].free_energy(joint)),
+        expected["top_free_energy"],
+        rtol=1e-5,
+    )
+    dbn.fit_generative(
+        x, (x[:, 0] > 0.5).astype(int), epochs=1, batch_size=8, verbose=0
+    )  # and trains on
 
 
 @pytest.mark.parametrize("output_units", [None, 10])
-def test_dbns_pretrained_without_labels_train_their_generative_model_without_them(digits, output_units):
+def test_dbns_pretrained_without_labels_train_their_generative_model_without_them(
+    digits, output_units
+):
     x = digits[0][:200]
     dbn = DBN([16, 12], output_units=output_units, seed=0)
     dbn.pretrain(x, epochs=2, batch_size=50, verbose=0)

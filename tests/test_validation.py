@@ -41,7 +41,11 @@ def built_dbn():
 def test_rbm_rejects_bad_input_without_touching_weights(built_rbm, bad, message):
     rbm = built_rbm
     weights = [np.array(w) for w in rbm.get_weights()]
-    for entry in (lambda: rbm.fit(bad, epochs=1, verbose=0), lambda: rbm(bad), lambda: rbm.free_energy(bad)):
+    for entry in (
+        lambda: rbm.fit(bad, epochs=1, verbose=0),
+        lambda: rbm(bad),
+        lambda: rbm.free_energy(bad),
+    ):
         with pytest.raises(ValueError, match=message):
             entry()
     for old, new in zip(weights, rbm.get_weights()):
@@ -72,7 +76,9 @@ def test_unbuilt_models_check_range_and_values_too():
         DBN([3]).pretrain(np.full((4, 2), 2.0), verbose=0)
     gaussian = RBM(3, visible="gaussian")
     gaussian.compile("sgd")
-    gaussian.fit(np.full((4, 2), 7.0, "float32"), verbose=0)  # any finite value is fine for Gaussian units
+    gaussian.fit(
+        np.full((4, 2), 7.0, "float32"), verbose=0
+    )  # any finite value is fine for Gaussian units
 
 
 def test_integer_and_boolean_data_are_accepted():

@@ -34,7 +34,9 @@ def test_tile_images_places_image_i_in_row_major_cells():
     for i, image in enumerate(images):
         r, c = divmod(i, 3)
         top, left = 1 + 3 * r, 1 + 4 * c
-        np.testing.assert_allclose(canvas[top : top + 2, left : left + 3], image.reshape(2, 3), rtol=1e-6)
+        np.testing.assert_allclose(
+            canvas[top : top + 2, left : left + 3], image.reshape(2, 3), rtol=1e-6
+        )
     # Everything else (borders and the two empty cells) is the border value.
     mask = np.ones(canvas.shape, bool)
     for i in range(7):

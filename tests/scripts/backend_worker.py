@@ -34,11 +34,15 @@ if mode == "save":
 else:
     rbm = keras.saving.load_model(os.path.join(folder, "rbm.keras"))
     dbn = keras.saving.load_model(os.path.join(folder, "dbn.keras"))
-print(json.dumps({
-    "backend": keras.backend.backend(),
-    "rbm": keras.ops.convert_to_numpy(rbm(x)).tolist(),
-    "dbn": keras.ops.convert_to_numpy(dbn.predict(x, verbose=0)).tolist(),
-    "free_energy": keras.ops.convert_to_numpy(rbm.free_energy(x)).tolist(),
-    "log_z": evaluation.exact_log_partition(rbm),
-    "generative": dbn.predict_generative(x).tolist(),
-}))
+print(
+    json.dumps(
+        {
+            "backend": keras.backend.backend(),
+            "rbm": keras.ops.convert_to_numpy(rbm(x)).tolist(),
+            "dbn": keras.ops.convert_to_numpy(dbn.predict(x, verbose=0)).tolist(),
+            "free_energy": keras.ops.convert_to_numpy(rbm.free_energy(x)).tolist(),
+            "log_z": evaluation.exact_log_partition(rbm),
+            "generative": dbn.predict_generative(x).tolist(),
+        }
+    )
+)

@@ -26,6 +26,10 @@ class KillMidLayer(keras.callbacks.Callback):
 keras.utils.set_random_seed(0)
 x = np.random.default_rng(0).random((600, 20)).astype("float32")
 dbn = DBN([16, 12, 8], output_units=None, seed=0)
-callbacks = [KillMidLayer()] + ([keras.callbacks.BackupAndRestore(backup_dir)] if backup_dir != "-" else [])
+callbacks = [KillMidLayer()] + (
+    [keras.callbacks.BackupAndRestore(backup_dir)] if backup_dir != "-" else []
+)
 histories = dbn.pretrain(x, epochs=5, batch_size=50, callbacks=callbacks, verbose=0)
-np.savez(out, *dbn.get_weights(), epochs=[len(h.history["reconstruction_error"]) for h in histories])
+np.savez(
+    out, *dbn.get_weights(), epochs=[len(h.history["reconstruction_error"]) for h in histories]
+)
