@@ -37,8 +37,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
 from bench_rbm import EpochTimer, allocator, interleave, matmul_floor  # noqa: E402
+
 from keras_dbn import DBN  # noqa: E402
 
 FLOOR_GOAL = 1.3
@@ -116,7 +116,7 @@ def pretrain_floor(x, hidden_units, batch_size):
     """Matmul floor of one pretraining epoch: CD-1 products per RBM plus the upward passes."""
     rows, sizes = len(x), [x.shape[1]] + list(hidden_units)
     runs = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for _, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layer_x = x[:, :n_in] if n_in <= x.shape[1] else np.resize(x, (rows, n_in))
         runs.append(matmul_floor(layer_x, n_out, batch_size, 1, "float32"))
     upward = [
@@ -206,7 +206,8 @@ def main(argv=None):
     rows = len(x)
     sizes = [x.shape[1]] + args.hidden_units
     print(
-        f"Data: {args.data or 'random binary'}, {rows} x {x.shape[1]}; DBN {'-'.join(map(str, sizes))}, "
+        f"Data: {args.data or 'random binary'}, {rows} x {x.shape[1]}; "
+        f"DBN {'-'.join(map(str, sizes))}, "
         f"CD-1, batch {args.batch_size}; memory allocator: {allocator()}"
     )
     pretrain = PretrainContender(x, args.hidden_units, args.batch_size)
@@ -237,7 +238,8 @@ def main(argv=None):
     growth = (memory["rss_peak"] - memory["rss_before"]) / 2**30
     print(
         f"peak RSS growth during one pretraining epoch (VmHWM, fresh process): {growth:.2f} GiB "
-        f"(data itself: {memory['data_bytes'] / 2**30:.2f} GiB, loaded before the baseline; process peak "
+        f"(data itself: {memory['data_bytes'] / 2**30:.2f} GiB, loaded before the baseline; "
+        f"process peak "
         f"{memory['rss_peak'] / 2**30:.2f} GiB); goal < {MEMORY_GOAL_GIB} GiB: "
         f"{'PASS' if growth < MEMORY_GOAL_GIB else 'FAIL'}"
     )

@@ -64,7 +64,6 @@ os.environ["KERAS_BACKEND"] = _backend.parse_known_args(sys.argv[1:])[0].backend
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
 from keras import ops  # noqa: E402
 
 from keras_dbn import RBM  # noqa: E402
@@ -271,7 +270,8 @@ def table(times, rows, n_visible, n_hidden, title):
     for name, seconds in times.items():
         best = min(seconds)
         lines.append(
-            f"| {name} | {best:.3f} | {np.median(seconds):.3f} | {rows / best:,.0f} | {flops / best / 1e9:.0f} |"
+            f"| {name} | {best:.3f} | {np.median(seconds):.3f} | {rows / best:,.0f} "
+            f"| {flops / best / 1e9:.0f} |"
         )
     return "\n".join(lines)
 
@@ -299,7 +299,8 @@ def float32_copy(rbm):
 def quality(models, x, test, ais_betas):
     """Reconstruction error (and AIS log-likelihood) of each trained model on held-out data."""
     lines = [
-        "\n| trained with | epochs seen | test reconstruction MSE | test AIS log-likelihood (nats) |",
+        "\n| trained with | epochs seen | test reconstruction MSE "
+        "| test AIS log-likelihood (nats) |",
         "|---|---|---|---|",
     ]
     scores = {}
@@ -324,11 +325,13 @@ def quality(models, x, test, ais_betas):
     if len(names) == 2:
         (mse_a, ll_a), (mse_b, ll_b) = scores[names[0]], scores[names[1]]
         lines.append(
-            f"\nreconstruction MSE, {names[1]} vs {names[0]}: {100 * (mse_b / mse_a - 1):+.2f}% (goal within 2%)"
+            f"\nreconstruction MSE, {names[1]} vs {names[0]}: "
+            f"{100 * (mse_b / mse_a - 1):+.2f}% (goal within 2%)"
         )
         if ll_a is not None and ll_b is not None:
             lines.append(
-                f"AIS log-likelihood, {names[1]} vs {names[0]}: {100 * (ll_b / ll_a - 1):+.2f}% (goal within 2%)"
+                f"AIS log-likelihood, {names[1]} vs {names[0]}: "
+                f"{100 * (ll_b / ll_a - 1):+.2f}% (goal within 2%)"
             )
     return "\n".join(lines)
 
@@ -338,7 +341,8 @@ def main(argv=None):
     x, test = load(args)
     rows, n_visible = x.shape
     print(
-        f"Data: {'random binary' if not args.data else args.data}, {rows} x {n_visible}; RBM {n_visible}-{args.hidden}, CD-1"
+        f"Data: {'random binary' if not args.data else args.data}, {rows} x {n_visible}; "
+        f"RBM {n_visible}-{args.hidden}, CD-1"
     )
     print(
         f"Keras {keras.__version__} on {keras.backend.backend()}; TF {tf.__version__} (floors), "
@@ -391,7 +395,8 @@ def main(argv=None):
             flush=True,
         )
         print(
-            f"\nKeras fit set-up per call (not in the epoch times): f32 {np.median(f32.setup):.3f} s, "
+            f"\nKeras fit set-up per call (not in the epoch times): "
+            f"f32 {np.median(f32.setup):.3f} s, "
             f"bf16 {np.median(bf16.setup):.3f} s"
         )
         best = {name: min(t) for name, t in times.items()}

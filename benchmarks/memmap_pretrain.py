@@ -5,7 +5,8 @@ Writes an .npy file of N x 784 float32 binary images (MNIST digits with random p
 memory is capped by a Linux (v1) memory cgroup, and prints the file size, the cap, the peak memory
 the cgroup saw and the time. Without cgroup access it runs uncapped and reports peak RSS.
 
-    python benchmarks/memmap_pretrain.py --rows 600000 --limit-gib 1.0 --data ../shared/data/mnist.npz
+    python benchmarks/memmap_pretrain.py --rows 600000 --limit-gib 1.0 \
+        --data ../shared/data/mnist.npz
 """
 
 import argparse
@@ -38,7 +39,8 @@ def write_memmap(path, rows, data_path, seed=0):
         out[start : start + n] = chunk
     out.flush()
     del out
-    # Evict the file from the page cache: the child must read it from disk, charged to its own cgroup.
+    # Evict the file from the page cache: the child must read it from disk,
+    # charged to its own cgroup.
     fd = os.open(path, os.O_RDONLY)
     os.fsync(fd)
     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)

@@ -81,7 +81,8 @@ def parse_args(argv=None):
         "--up-down-epochs",
         type=int,
         default=0,
-        help="epochs of up-down fine-tuning of the generative model after pretraining (DBN.fit_generative)",
+        help="epochs of up-down fine-tuning of the generative model after pretraining "
+        "(DBN.fit_generative)",
     )
     parser.add_argument(
         "--up-down-learning-rate",
@@ -102,13 +103,15 @@ def parse_args(argv=None):
         "--dtype",
         default="float32",
         choices=["float32", "mixed_bfloat16"],
-        help="the DBN's dtype policy: mixed_bfloat16 keeps float32 weights and computes in bfloat16",
+        help="the DBN's dtype policy: "
+        "mixed_bfloat16 keeps float32 weights and computes in bfloat16",
     )
     parser.add_argument(
         "--validation",
         type=int,
         default=5000,
-        help="training images held out; 0 fine-tunes on all of them for --epochs and keeps the last epoch",
+        help="training images held out; "
+        "0 fine-tunes on all of them for --epochs and keeps the last epoch",
     )
     parser.add_argument(
         "--gibbs-steps", type=int, default=1000, help="Gibbs steps in the top RBM for samples"
@@ -133,7 +136,7 @@ def parse_args(argv=None):
 
 
 def random_shift(seed):
-    """A layer that shifts 28 x 28 images at random by up to 2 pixels each way (in training only)."""
+    """A layer shifting 28 x 28 images at random by up to 2 pixels each way (in training only)."""
     return keras.layers.RandomTranslation(
         2 / 28, 2 / 28, fill_mode="constant", interpolation="nearest", seed=seed
     )
@@ -145,7 +148,10 @@ def num_steps(num_rows, batch_size, epochs):
 
 
 def shifted_batches(x, y, batch_size, seed):
-    """Shuffled batches of images randomly shifted by up to 2 pixels each way (a fresh shift each epoch)."""
+    """Shuffled batches of images randomly shifted by up to 2 pixels each way.
+
+    A fresh shift each epoch.
+    """
     shift = random_shift(seed)
 
     def augment(images, labels):
@@ -338,7 +344,8 @@ def main(argv=None):
         json.dump(results, f, indent=2)
     print(json.dumps(results, indent=2))
     print(
-        f"Test error: {results['test_error_percent']:.2f}% fine-tuned, {generative_error:.2f}% generative "
+        f"Test error: {results['test_error_percent']:.2f}% fine-tuned, "
+        f"{generative_error:.2f}% generative "
         f"(pretraining, up-down and fine-tuning {train_time / 60:.1f} min)"
     )
 

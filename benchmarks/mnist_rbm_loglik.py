@@ -61,7 +61,8 @@ def parse_args(argv=None):
         "--ema",
         type=float,
         default=0.999,
-        help="momentum of the moving average of the weights that becomes the final model (Keras' use_ema; 0: none)",
+        help="momentum of the moving average of the weights that becomes the final model "
+        "(Keras' use_ema; 0: none)",
     )
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument(
@@ -123,7 +124,8 @@ def main(argv=None):
     schedule = keras.optimizers.schedules.PolynomialDecay(
         args.learning_rate, steps, end_learning_rate=0.0
     )
-    # use_ema: the optimizer keeps a moving average of the weights, which becomes the model at the end.
+    # use_ema: the optimizer keeps a moving average of the weights,
+    # which becomes the model at the end.
     optimizer = keras.optimizers.SGD(
         schedule, momentum=args.momentum, use_ema=args.ema > 0, ema_momentum=args.ema
     )
@@ -154,7 +156,8 @@ def main(argv=None):
         rbm, num_chains=args.ais_chains, num_betas=args.ais_betas, seed=args.seed + 1
     )
     ais = max(ais_data, ais_uniform, key=lambda result: result.log_z)
-    # A rigorous bound: keeping only the h = 0 (or v = 0) terms of Z leaves one layer's own partition function.
+    # A rigorous bound: keeping only the h = 0 (or v = 0) terms of Z
+    # leaves one layer's own partition function.
     one_layer = [
         float(layer.log_partition(bias[None, :], bias[None, :])[0])
         for layer, bias in ((rbm.visible, rbm.visible_bias), (rbm.hidden, rbm.hidden_bias))
@@ -197,9 +200,11 @@ def main(argv=None):
     viz.plot_history(history, path=os.path.join(args.output, "rbm_history.png"))
     print(
         f"Test log-likelihood: {results['test_log_likelihood']:.2f} nats "
-        f"(log Z from the data base rate {ais_data.log_z:.2f}, from the uniform base {ais_uniform.log_z:.2f}, "
+        f"(log Z from the data base rate {ais_data.log_z:.2f}, "
+        f"from the uniform base {ais_uniform.log_z:.2f}, "
         f"rigorous bound >= {max(one_layer):.2f}; "
-        f"AIS: {ais_time:.0f} s for {args.ais_chains} chains x {args.ais_betas} betas; training {train_time / 60:.1f} min)"
+        f"AIS: {ais_time:.0f} s for {args.ais_chains} chains x {args.ais_betas} betas; "
+        f"training {train_time / 60:.1f} min)"
     )
 
 

@@ -111,7 +111,8 @@ def main():
             out.numpy()
             times[name].append(time.perf_counter() - start)
     print(
-        f"batch {args.batch_size}, {steps} steps per epoch\n\n| part | s per epoch, min | ms per step |\n|---|---|---|"
+        f"batch {args.batch_size}, {steps} steps per epoch\n\n"
+        "| part | s per epoch, min | ms per step |\n|---|---|---|"
     )
     for name, values in times.items():
         print(f"| {name} | {min(values):.3f} | {min(values) / steps * 1e3:.2f} |")

@@ -55,13 +55,14 @@ def _reorder(split):
 def demo(args):
     import keras
 
-    from keras_dbn import DBN, viz
+    from keras_dbn import DBN
 
     keras.utils.set_random_seed(args.seed)
     x_train, y_train, x_test, y_test = load_data(args.data, args.seed)
     os.makedirs(args.output, exist_ok=True)
     print(
-        f"Data: {x_train.shape[0]} training and {x_test.shape[0]} test examples, {x_train.shape[1]} features."
+        f"Data: {x_train.shape[0]} training and {x_test.shape[0]} test examples, "
+        f"{x_train.shape[1]} features."
     )
     start = time.perf_counter()
     classes = int(y_train.max()) + 1
@@ -106,7 +107,7 @@ def demo(args):
 
 
 def judge_generation(dbn, x_train, y_train, classes, args, per_class=10):
-    """Draws samples of each class and unconditional ones; an SVC trained on the data judges them."""
+    """Draws samples of each class and unconditional ones; an SVC fitted to the data judges them."""
     from sklearn.svm import SVC
 
     from keras_dbn import viz
@@ -118,7 +119,8 @@ def judge_generation(dbn, x_train, y_train, classes, args, per_class=10):
     right = float(np.mean(judge.predict(conditioned) == labels))
     histogram = np.bincount(judge.predict(free), minlength=classes)
     print(
-        f"Samples of a given digit that an SVC on the training images calls that digit: {right:.1%} of {len(labels)}"
+        "Samples of a given digit that an SVC on the training images calls that digit: "
+        f"{right:.1%} of {len(labels)}"
     )
     print(f"SVC's classes of {len(labels)} unconditional samples: {histogram.tolist()}")
     side = int(np.sqrt(x_train.shape[1]))
@@ -146,7 +148,8 @@ def build_parser():
         "--up-down-epochs",
         type=int,
         default=20,
-        help="epochs of up-down fine-tuning of the generative model (DBN.fit_generative); 0 skips it",
+        help="epochs of up-down fine-tuning of the generative model (DBN.fit_generative); "
+        "0 skips it",
     )
     run.add_argument("--up-down-learning-rate", type=float, default=0.01)
     run.add_argument("--epochs", type=int, default=40, help="fine-tuning epochs")

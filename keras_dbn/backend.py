@@ -30,7 +30,8 @@ def require_tensorflow(feature):
     """Raises ``ValueError`` naming ``feature`` unless the backend is TensorFlow."""
     if name() != "tensorflow":
         raise ValueError(
-            f"{feature} needs the TensorFlow backend (KERAS_BACKEND=tensorflow); this process runs Keras on {name()}."
+            f"{feature} needs the TensorFlow backend (KERAS_BACKEND=tensorflow); "
+            f"this process runs Keras on {name()}."
         )
 
 
@@ -89,7 +90,7 @@ def value_and_gradients(fn, variables):
 
 
 def no_grad():
-    """A context in which PyTorch records no gradients (for optimizer updates); a no-op elsewhere."""
+    """A context where PyTorch records no gradients (for optimizer updates); a no-op elsewhere."""
     if name() == "torch":
         import torch
 
@@ -135,7 +136,10 @@ def is_detached(variable):
 
 
 def _stateless(fn, variables, values):
-    """``fn()`` with ``variables`` read as ``values``; returns ``(its output, their values after)``."""
+    """``fn()`` with ``variables`` read as ``values``.
+
+    Returns ``(its output, their values after)``.
+    """
     with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
         outputs = fn()
     after = [scope.get_current_value(v) for v in variables]
@@ -308,7 +312,10 @@ def _tf_random_algorithm():
 
 
 def _random(kind, x, seed):
-    """Uniform [0, 1) or standard normal draws shaped like ``x``, from a `keras.random.SeedGenerator`."""
+    """Uniform [0, 1) or standard normal draws shaped like ``x``.
+
+    Drawn from a `keras.random.SeedGenerator`.
+    """
     if name() != "tensorflow":
         draw = keras.random.uniform if kind == "uniform" else keras.random.normal
         return draw(ops.shape(x), dtype=ops.dtype(x), seed=seed)

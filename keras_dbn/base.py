@@ -50,7 +50,7 @@ class CheckedModel(keras.Model):
         raise NotImplementedError
 
     def strategy_scope(self):
-        """The scope of the tf.distribute strategy the model was created under, unless it is current."""
+        """The scope of the tf.distribute strategy the model was made in, unless it is current."""
         return backend.strategy_scope(getattr(self, "distribute_strategy", None))
 
     def _check(self, x, name):
@@ -74,7 +74,10 @@ class CheckedModel(keras.Model):
         return keras.Model.__call__(self, inputs, **kwargs)
 
     def _checked_fit_inputs(self, x, kwargs):
-        """Checks ``x`` and ``validation_data`` (arrays now, datasets per batch) and adds the callbacks."""
+        """Checks ``x`` and ``validation_data`` and adds the callbacks.
+
+        Arrays are checked now, datasets per batch.
+        """
         if validation.is_array_like(x):
             x = self._check(x, "training data")
         elif isinstance(x, tf.data.Dataset):
@@ -175,7 +178,10 @@ class UnsupervisedModel(CheckedModel):
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, *args):
-        """One step of the learning rule. JAX's trainer passes ``(state, data)`` and takes ``(logs, state)``."""
+        """One step of the learning rule.
+
+        JAX's trainer passes ``(state, data)`` and takes ``(logs, state)``.
+        """
         if backend.name() != "jax":
             return self._train_step(*args)
         groups = [
@@ -197,7 +203,10 @@ class UnsupervisedModel(CheckedModel):
         return self._record(diagnostics)
 
     def test_step(self, *args):
-        """The diagnostics of one batch; chains do not advance (``(state, data)`` on JAX, as `train_step`)."""
+        """The diagnostics of one batch; chains do not advance.
+
+        Takes ``(state, data)`` on JAX, as `train_step`.
+        """
         if backend.name() != "jax":
             return self._test_step(*args)
         groups = [self.trainable_variables, self.non_trainable_variables, self.metrics_variables]
@@ -228,7 +237,9 @@ class UnsupervisedModel(CheckedModel):
             )
         elif steps_per_execution > 1 and backend.name() == "torch":
             warnings.warn(
-                f"Keras runs one step per call on PyTorch: steps_per_execution={steps_per_execution} is ignored."
+                "Keras runs one step per call on PyTorch: "
+                f"steps_per_execution={steps_per_execution} is ignored.",
+                stacklevel=2,
             )
             steps_per_execution = 1
         super().compile(
@@ -242,7 +253,8 @@ class UnsupervisedModel(CheckedModel):
             self._compile_config.config["jit_compile"] = "auto"
 
     def _settle_jit_compile(self, rows):
-        """Turns XLA on for a `fit` over ``rows`` rows (all epochs) when ``jit_compile="auto"`` and it pays.
+        """Turns XLA on for a `fit` over ``rows`` rows (all epochs) if ``jit_compile="auto"`` and it
+        pays.
 
         Keras' ``"auto"`` leaves XLA off on CPUs. For the float32 CD step on a
         TensorFlow CPU, XLA took 10-26% less time per epoch (docs/performance.md)
@@ -271,7 +283,8 @@ class UnsupervisedModel(CheckedModel):
             self.optimizer.build(self.trainable_variables)
 
     def fit_batches(self, x, batch_size, shuffle=True):
-        """The batches `fit` streams from an array: shuffled per epoch by ``(seed, optimizer step)``.
+        """The batches `fit` streams from an array, shuffled per epoch
+        by ``(seed, optimizer step)``.
 
         See `keras_dbn.data.array_batches`; needs a compiled model.
         """
@@ -280,7 +293,10 @@ class UnsupervisedModel(CheckedModel):
         )
 
     def _step_count(self):
-        """The optimizer's step count, or on JAX during `fit` the one recorded when an epoch may start."""
+        """The optimizer's step count.
+
+        On JAX during `fit`, the one recorded when an epoch may start.
+        """
         recorded = getattr(self, "_epoch_start_step", None)
         return (
             int(ops.convert_to_numpy(self.optimizer.iterations)) if recorded is None else recorded

@@ -100,7 +100,10 @@ def _fold(seed_pair, data):
 
 
 def _split(rows, batch_size):
-    """``rows`` as a dataset of batches: reshaping beats ``Dataset.batch`` by far (as in Keras's own adapter)."""
+    """``rows`` as a dataset of batches.
+
+    Reshaping beats ``Dataset.batch`` by far (as in Keras's own adapter).
+    """
     full = tf.shape(rows)[0] // batch_size * batch_size
     batches = tf.data.Dataset.from_tensor_slices(
         tf.reshape(rows[:full], tf.concat([[-1, batch_size], tf.shape(rows)[1:]], 0))

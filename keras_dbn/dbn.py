@@ -10,13 +10,14 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_dbn import backend, units as units_lib, validation
+from keras_dbn import backend, validation
+from keras_dbn import units as units_lib
 from keras_dbn.base import CheckedModel
 from keras_dbn.rbm import RBM
 from keras_dbn.up_down import UpDown
 
-
-# Persistent chains of each PCD RBM in a DBN (fixed, so a saved DBN's chains fit the RBMs it rebuilds).
+# Persistent chains of each PCD RBM in a DBN
+# (fixed, so a saved DBN's chains fit the RBMs it rebuilds).
 PERSISTENT_CHAINS = 100
 
 
@@ -326,11 +327,13 @@ class DBN(CheckedModel):
     def _one_hot_labels(self, x, y):
         if not self.label_units:
             raise ValueError(
-                "pretrain(y=...) needs a top RBM with label units: a DBN with output_units >= 2 and untied=True."
+                "pretrain(y=...) needs a top RBM with label units: "
+                "a DBN with output_units >= 2 and untied=True."
             )
         if not isinstance(x, np.ndarray) or isinstance(x, np.memmap):
             raise ValueError(
-                "pretrain(y=...) takes `x` as an in-memory numpy array (not a memory map or dataset)."
+                "pretrain(y=...) takes `x` as an in-memory numpy array "
+                "(not a memory map or dataset)."
             )
         return self._one_hot(y, len(x), "y")
 
@@ -344,9 +347,10 @@ class DBN(CheckedModel):
         """``[features, one-hot label]``; without labels the label units see the uniform 1/K."""
         if labels is not None:
             return np.concatenate([features, labels], axis=1)
-        uniform = lambda batch: tf.fill(
-            (tf.shape(batch)[0], self.label_units), 1.0 / self.label_units
-        )  # noqa: E731
+
+        def uniform(batch):
+            return tf.fill((tf.shape(batch)[0], self.label_units), 1.0 / self.label_units)
+
         if isinstance(features, tf.data.Dataset):
             return features.map(
                 lambda batch: tf.concat([batch, tf.cast(uniform(batch), batch.dtype)], axis=1)
@@ -440,7 +444,8 @@ class DBN(CheckedModel):
         """
         if not self.generative or not int(ops.convert_to_numpy(self.pretrained)):
             raise ValueError(
-                "fit_generative needs a DBN with a generative model (untied=True), pretrained first."
+                "fit_generative needs a DBN with a generative model (untied=True), "
+                "pretrained first."
             )
         x = self._check(x, "training data")
         labelled = self.label_units and int(ops.convert_to_numpy(self.labelled))
@@ -592,7 +597,8 @@ class DBN(CheckedModel):
     def _require_labelled(self, purpose):
         if not self.label_units or not int(ops.convert_to_numpy(self.labelled)):
             raise ValueError(
-                f"{purpose} with labels needs a DBN pretrained with labels: dbn.pretrain(x, y=labels)."
+                f"{purpose} with labels needs a DBN pretrained with labels: "
+                "dbn.pretrain(x, y=labels)."
             )
 
     def predict_generative(self, x, batch_size=1024):
@@ -687,7 +693,10 @@ _COMPLETED = "completed.weights.h5"
 
 
 def _fit_resumably(rbm, features, backups_and_dirs, callbacks, **fit_options):
-    """Fits one RBM with a ``BackupAndRestore`` of its own in each ``(backup, layer folder)``; marks it completed there."""
+    """Fits one RBM with a ``BackupAndRestore`` of its own in each ``(backup, layer folder)``.
+
+    Marks it completed there.
+    """
     backups_and_dirs = list(backups_and_dirs)
     layer_backups = [
         keras.callbacks.BackupAndRestore(

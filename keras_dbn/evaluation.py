@@ -33,7 +33,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_dbn import backend, units as units_lib, validation
+from keras_dbn import backend, validation
+from keras_dbn import units as units_lib
 from keras_dbn.rbm import RBM
 
 #: Largest number of binary units `exact_log_partition` enumerates (2**20 states).
@@ -97,14 +98,16 @@ def exact_log_partition(rbm):
     _check_rbm(rbm)
     kernel, hidden_bias, visible_bias = _parameters(rbm, "float64")
     layers = [
-        # (enumerated units, their size, their bias, other units, other bias, kernel to the other layer)
+        # (enumerated units, their size, their bias, other units, other bias,
+        #  kernel to the other layer)
         (rbm.visible, rbm.n_visible, visible_bias, rbm.hidden, hidden_bias, kernel),
         (rbm.hidden, rbm.units, hidden_bias, rbm.visible, visible_bias, ops.transpose(kernel)),
     ]
     layers = [layer for layer in layers if layer[0].enumerable]
     if not layers:
         raise ValueError(
-            f"Neither layer of {rbm.visible} visible and {rbm.hidden} hidden units can be enumerated."
+            f"Neither layer of {rbm.visible} visible and {rbm.hidden} hidden units "
+            "can be enumerated."
         )
     unit, n, bias, other, other_bias, weights = min(
         layers, key=lambda layer: layer[0].num_states(layer[1])
@@ -160,7 +163,7 @@ def annealing_schedule(num_betas):
 
 
 def _base_rate_biases(rbm, data):
-    """Visible biases of AIS's base-rate model: fitted to the data marginals (zeros without data)."""
+    """Visible biases of AIS's base-rate model: fit to the data marginals (zeros without data)."""
     if data is not None:
         data = np.mean(
             validation.check_array(data, rbm.visible, rbm.n_visible, "data"),

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_dbn import backend, units as units_lib, validation
+from keras_dbn import backend, validation
+from keras_dbn import units as units_lib
 from keras_dbn.base import ReplicaSeedGenerator, UnsupervisedModel
 
 
@@ -167,7 +168,8 @@ class RBM(UnsupervisedModel):
                     name="persistent_chains",
                 )
             if self.untied:
-                # Zeros (no random draw), then `tie`: an untied RBM draws the same numbers as a tied one.
+                # Zeros (no random draw), then `tie`:
+                # an untied RBM draws the same numbers as a tied one.
                 self.recognition_kernel = self.add_weight(
                     name="recognition_kernel", shape=(n_visible, self.units), initializer="zeros"
                 )
@@ -187,7 +189,10 @@ class RBM(UnsupervisedModel):
         return [self.reconstruction_tracker, self.free_energy_gap_tracker]
 
     def _weights(self, weights=None, dtype=None):
-        """``(kernel, hidden_bias, visible_bias)`` (or ``weights``) cast to the compute dtype (or ``dtype``)."""
+        """``(kernel, hidden_bias, visible_bias)`` (or ``weights``) cast to the compute dtype.
+
+        Cast to ``dtype`` instead where it is given.
+        """
         weights = weights or (self.kernel, self.hidden_bias, self.visible_bias)
         return tuple(ops.cast(w, dtype or self.compute_dtype) for w in weights)
 
@@ -258,7 +263,7 @@ class RBM(UnsupervisedModel):
 
     @backend.without_gradients
     def sample_visible(self, h, mean=False):
-        """Draws ``v ~ p(v | h)`` for each row of ``h`` (or, with ``mean=True``, returns ``E[v | h]``).
+        """Draws ``v ~ p(v | h)`` for each row of ``h`` (with ``mean=True``, returns ``E[v | h]``).
 
         Returns:
             A tensor of shape ``(batch, n_visible)``.
@@ -368,7 +373,8 @@ class RBM(UnsupervisedModel):
         mask = np.zeros(self.n_visible, bool) if clamp is None else np.asarray(clamp, bool)
         if mask.shape != (self.n_visible,):
             raise ValueError(
-                f"`clamp` must be a boolean mask of shape ({self.n_visible},), got shape {mask.shape}."
+                f"`clamp` must be a boolean mask of shape ({self.n_visible},), "
+                f"got shape {mask.shape}."
             )
         if not hasattr(self, "_sample_fn"):
             chain = lambda v, k, m: self._chain(v, k, clamp=(m, v))[::2]  # noqa: E731

@@ -100,7 +100,7 @@ class Units:
         return self.levels**n
 
     def states(self, n, start, stop):
-        """Joint states ``start..stop-1`` of ``n`` enumerable units, float64 ``(stop - start, n)``."""
+        """Joint states ``start..stop-1`` of ``n`` enumerable units, float64 ``(stop-start, n)``."""
         index = np.arange(start, stop, dtype=np.int64)[:, None]
         return (index // self.levels ** np.arange(n, dtype=np.int64) % self.levels).astype(
             "float64"
@@ -139,9 +139,10 @@ class Units:
 
 
 def require(units, capability, purpose):
-    """Raises ``ValueError`` unless ``units`` have ``capability`` (``"binary"``, ``"annealable"``...).
+    """Raises ``ValueError`` unless ``units`` have ``capability``.
 
-    ``purpose`` names the layer and its use, e.g. ``"AIS's hidden units"``.
+    ``capability`` is e.g. ``"binary"`` or ``"annealable"``; ``purpose`` names the layer and
+    its use, e.g. ``"AIS's hidden units"``.
     """
     if not getattr(units, capability):
         supported = sorted(name for name, cls in _BY_NAME.items() if getattr(cls(), capability))

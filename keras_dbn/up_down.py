@@ -21,7 +21,8 @@ import random
 import keras
 from keras import ops
 
-from keras_dbn import backend, units as units_lib
+from keras_dbn import backend
+from keras_dbn import units as units_lib
 from keras_dbn.base import UnsupervisedModel
 
 
@@ -50,7 +51,8 @@ class UpDown(UnsupervisedModel):
     >>> trainer = UpDown(dbn.generative, label_units=2)
     >>> rows = np.concatenate([x, np.eye(2, dtype="float32")[y]], axis=1)
     >>> gradients, diagnostics = trainer.contrastive_divergence(keras.ops.convert_to_tensor(rows))
-    >>> len(gradients) == len(trainer.rule_variables()) == 7  # 4 for the lower layer, 3 for the top RBM
+    >>> # 4 for the lower layer, 3 for the top RBM
+    >>> len(gradients) == len(trainer.rule_variables()) == 7
     True
     """
 

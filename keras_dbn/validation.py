@@ -101,7 +101,7 @@ def check_positive_int(value, name, minimum=1):
 
 
 def check_choice(value, choices, name):
-    """Returns ``value``; raises ``ValueError`` unless it is one of ``choices`` (compared by type too)."""
+    """Returns ``value``; raises ``ValueError`` unless it is one of ``choices`` (type included)."""
     if not any(type(value) is type(c) and value == c for c in choices):
         raise ValueError(f"`{name}` must be one of {choices}, got {value!r}.")
     return value

@@ -2,8 +2,8 @@
 
 import math
 
-import matplotlib.pyplot as plt
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
 
 

@@ -5,7 +5,8 @@ from sklearn.model_selection import train_test_split
 
 
 def scaled_digits(rows=None):
-    """``(x, y)``: the first ``rows`` images (all by default) as float32 in [0, 1], and their labels."""
+    """``(x, y)``: the first ``rows`` images (all by default) as float32 in [0, 1], and their
+    labels."""
     data = load_digits()
     return (data.data[:rows] / 16.0).astype("float32"), data.target[:rows]
 

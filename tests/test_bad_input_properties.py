@@ -6,7 +6,8 @@ import functools
 import keras
 import numpy as np
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from keras_dbn import RBM, units
 
@@ -30,7 +31,7 @@ PROBLEM_WORDS = (
 DTYPES = ["float16", "float32", "float64", "int8", "int64", "bool", "object", "str"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def built_rbm(unit_name):
     rbm = RBM(3, visible=UNIT_TYPES[unit_name], seed=0)
     rbm.compile(keras.optimizers.SGD(0.01))

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from digit_data import scaled_digits
+
 from keras_dbn import DBN, RBM
 from keras_dbn.callbacks import TensorBoardImages
 from keras_dbn.viz import tile_images

@@ -3,8 +3,8 @@ import warnings
 import keras
 import numpy as np
 import pytest
-
 from digit_data import digits_split
+
 from keras_dbn import DBN, RBM
 
 
@@ -214,7 +214,8 @@ def test_input_dropout_drops_pixels_in_training_only(digits):
     keras.backend.backend() != "tensorflow", reason="XLA on CPU is TensorFlow's choice here"
 )
 def test_pretraining_with_labels_runs_under_xla(digits, monkeypatch):
-    """Every RBM of a labelled pretraining compiles its step with XLA (softmax label units included)."""
+    """Every RBM of a labelled pretraining compiles its step with XLA (softmax label
+    units included)."""
     from keras_dbn import base
 
     monkeypatch.setattr(base, "XLA_MIN_WORK", 0)

@@ -57,6 +57,21 @@ def _rbm(strategy, **kwargs):
     return rbm
 
 
+def _start_chains(strategy, rbm, starts):
+    """Sets each replica's persistent chains to its own slice ``starts[replica]``."""
+    import tensorflow as tf
+
+    @tf.function
+    def start_chains():
+        def assign():
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            rbm.persistent_chains.assign(tf.gather(starts, replica))
+
+        strategy.run(assign)
+
+    start_chains()
+
+
 def _dbn_run(strategy, x, y):
     """Greedy pretraining then fine-tuning of a DBN 64-32-16-10 (mean-field CD)."""
     import keras
@@ -116,16 +131,7 @@ def mirrored_checks(out):
         replicas = strategy.num_replicas_in_sync
         rbm = _rbm(strategy, persistent=True, num_chains=16 // replicas)
         starts = tf.constant(x[-16:].reshape(replicas, 16 // replicas, N_FEATURES))
-
-        @tf.function
-        def start_chains():
-            def assign():
-                replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-                rbm.persistent_chains.assign(tf.gather(starts, replica))
-
-            strategy.run(assign)
-
-        start_chains()
+        _start_chains(strategy, rbm, starts)
         # A first fit starts the chains at training examples: mark the RBM as trained
         # (SGD's update does not depend on the step count) to keep these starts.
         rbm.optimizer.iterations.assign(1)
@@ -276,7 +282,7 @@ def test_mirrored_rbm_built_by_fit_trains_like_single_device(mirrored):
 
 
 def test_mirrored_gibbs_pcd_chains_differ_between_replicas(mirrored):
-    """With sampling, replicas draw their own noise, so their chains are not copies of each other."""
+    """With sampling, replicas draw their own noise: their chains are not copies of each other."""
     first, second = mirrored["mirrored/gibbs_pcd/chains/0"], mirrored["mirrored/gibbs_pcd/chains/1"]
     assert first.shape == second.shape == (8, N_FEATURES)
     assert np.mean(first != second) > 0.1

@@ -5,9 +5,9 @@ import itertools
 import keras
 import numpy as np
 import pytest
-
 import reference
 from digit_data import scaled_digits
+
 from keras_dbn import RBM, evaluation, units
 
 
@@ -151,7 +151,10 @@ def test_annealing_schedule_is_increasing_from_zero_to_one(num_betas):
 
 @pytest.mark.parametrize("hidden", ["bernoulli", units.Binomial(2), units.Softmax(2)], ids=str)
 def test_ais_with_three_betas_is_unbiased_for_z(hidden):
-    """AIS estimates Z without bias whatever the schedule, if it ends at beta = 1: many chains, 3 betas."""
+    """AIS estimates Z without bias whatever the schedule, if it ends at beta = 1.
+
+    Many chains, 3 betas.
+    """
     rbm = random_rbm(6, 4, scale=1.0, seed=5, hidden=hidden)
     result = evaluation.ais_log_partition(rbm, num_chains=20000, num_betas=3, seed=0)
     # A schedule ending at beta = 0.9 was off by 0.06-0.10 nats here.

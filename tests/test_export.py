@@ -1,4 +1,7 @@
-"""Export and interop: SavedModel, ONNX and LiteRT artifacts, `.keras` files, scikit-learn pipelines."""
+"""Export and interop.
+
+SavedModel, ONNX and LiteRT artifacts, `.keras` files, scikit-learn pipelines.
+"""
 
 import subprocess
 import sys
@@ -7,12 +10,12 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+from digit_data import digits_split
 from sklearn.decomposition import MiniBatchNMF
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from digit_data import digits_split
 from keras_dbn import DBN, RBM
 
 

@@ -5,8 +5,8 @@ import itertools
 import keras
 import numpy as np
 import pytest
-
 from digit_data import digits_split
+
 from keras_dbn import DBN, RBM, units
 
 

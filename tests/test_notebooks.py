@@ -24,7 +24,10 @@ NOTEBOOKS = REPO / "notebooks"
 
 
 def mnist_npz(folder):
-    """A path to MNIST: ``MNIST_NPZ``, the file beside the repository, or keras' download into ``folder``."""
+    """A path to MNIST.
+
+    ``MNIST_NPZ``, the file beside the repository, or keras' download into ``folder``.
+    """
     for path in (os.environ.get("MNIST_NPZ"), REPO.parent / "shared" / "data" / "mnist.npz"):
         if path and os.path.exists(path):
             return str(path)
@@ -32,7 +35,8 @@ def mnist_npz(folder):
         arrays = load_mnist()
     except Exception as err:  # offline, and no file: nothing to run the notebook on
         pytest.skip(
-            f"no MNIST: MNIST_NPZ is unset, {REPO.parent / 'shared'} is absent and the download failed ({err})"
+            f"no MNIST: MNIST_NPZ is unset, {REPO.parent / 'shared'} is absent "
+            f"and the download failed ({err})"
         )
     path = folder / "mnist.npz"
     np.savez(path, **dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))

@@ -1,9 +1,9 @@
 import keras
 import numpy as np
 import pytest
+from reference import exact_gradient, exact_log_likelihood
 
 from keras_dbn import RBM, TrainingDivergedError, units
-from reference import exact_gradient, exact_log_likelihood
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +261,10 @@ def _twin_weights(rbm, n_visible, seed=0):
 
 @pytest.mark.parametrize("cd_k", [1, 2, 3])
 def test_mean_field_steps_move_halfway_from_the_first_step(patterns, cd_k):
-    """Each of the cd_k steps: v <- v/2 + E[v | h = E[h | v]]/2 (docs/concepts.md), the first included."""
+    """Each of the cd_k steps, the first included: v <- v/2 + E[v | h = E[h | v]]/2.
+
+    See docs/concepts.md.
+    """
     rbm = RBM(4, cd_k=cd_k, negative_phase="mean_field", seed=0)
     w, b, a = _twin_weights(rbm, 6)
     v0 = patterns[:20].astype("float64")
@@ -313,7 +316,10 @@ def test_one_deterministic_step_follows_the_gradient_of_the_reported_free_energy
 
 
 def test_persistent_mean_field_chains_follow_the_damped_mean_field_map(patterns):
-    """Documented behaviour: PCD with mean_field iterates v <- v/2 + E[v | E[h | v]]/2 on the chains."""
+    """Documented behaviour.
+
+    PCD with mean_field iterates v <- v/2 + E[v | E[h | v]]/2 on the chains.
+    """
     rbm = RBM(4, persistent=True, num_chains=5, negative_phase="mean_field", seed=0)
     w, b, a = _twin_weights(rbm, 6)
     start = np.random.default_rng(2).random((5, 6))

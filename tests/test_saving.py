@@ -63,7 +63,8 @@ def test_package_holds_no_pickle_or_lambda_in_saved_configs(saved):
 
 
 def test_files_written_by_version_0_1_0_still_load(tmp_path):
-    """tests/data holds .keras files written by keras_dbn 0.1.0 (commit 2134c6d) and their outputs."""
+    """tests/data holds .keras files written by keras_dbn 0.1.0 (commit 2134c6d) and their
+    outputs."""
     import pathlib
 
     import keras_dbn

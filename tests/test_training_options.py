@@ -9,11 +9,11 @@ import itertools
 
 import keras
 import numpy as np
-import tensorflow as tf
 import pytest
-
 import reference
+import tensorflow as tf
 from digit_data import scaled_digits
+
 from keras_dbn import RBM, evaluation, units
 
 PROTOTYPES = np.array([[1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 0], [1, 0, 0, 0, 1, 1]], "float32")
@@ -216,7 +216,10 @@ tensorflow_only = pytest.mark.skipif(
     ids=["pcd", "cd5_loop", "sparsity", "mean_field"],
 )
 def test_xla_compiled_step_learns(patterns, options):
-    """The step compiled by XLA (ThreeFry draws, the CD-k loop inside XLA) raises the exact likelihood."""
+    """The step compiled by XLA raises the exact likelihood.
+
+    ThreeFry draws, the CD-k loop inside XLA.
+    """
     rbm = RBM(4, seed=0, **options)
     rbm.build((None, 6))
     before = exact_log_likelihood(rbm, patterns)

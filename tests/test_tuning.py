@@ -4,8 +4,8 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
-
 from digit_data import digits_split
+
 from keras_dbn import DBN
 from keras_dbn.tuning import DEFAULT_SEARCH_SPACE, DBNHyperModel
 
@@ -46,7 +46,7 @@ def _search(hypermodel, digits, directory):
 
 
 def _check_best_model(tuner, digits):
-    """The best model reloads with the weights of its best epoch: its accuracy is the trial's score."""
+    """The best model reloads with its best epoch's weights: its accuracy is the trial's score."""
     _, x_val, _, y_val = digits
     trials = tuner.oracle.get_best_trials(num_trials=2)
     assert len(trials) == 2 and all(t.status == "COMPLETED" for t in trials)

@@ -2,9 +2,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from reference import all_states, softplus
 
 from keras_dbn import RBM, units
-from reference import all_states, softplus
 
 
 def _random_rbm(visible, n_visible=7, n_hidden=5, seed=0, **kwargs):
@@ -148,7 +148,10 @@ def test_relu_samples_have_the_noise_variance_of_nair_and_hinton():
     "unit", [units.Bernoulli(), units.Binomial(4), units.ReLU(terms=30), units.Softmax(3)], ids=str
 )
 def test_draws_are_made_in_float32_under_bfloat16(unit):
-    """A bfloat16 uniform takes 128 values: units with p = 1e-3 would fire at 1/128 without the guard."""
+    """A bfloat16 uniform takes 128 values.
+
+    Units with p = 1e-3 would fire at 1/128 without the guard.
+    """
     pre = np.full((20000, 6), np.log(1e-3 / (1 - 1e-3)), "float32")
     draws = unit.sample(keras.ops.cast(pre, "bfloat16"), keras.random.SeedGenerator(0))
     assert keras.backend.standardize_dtype(draws.dtype) == "bfloat16"
@@ -240,7 +243,10 @@ def test_joint_units_are_their_blocks_side_by_side():
 
 @pytest.mark.parametrize("name", ["bernoulli", "gaussian", "softmax", "binomial"])
 def test_log_likelihood_of_a_directed_layer_matches_numpy(name):
-    """log p(x | input) against each distribution's own formula (the wake-sleep delta rule is its gradient)."""
+    """log p(x | input) against each distribution's own formula.
+
+    The wake-sleep delta rule is its gradient.
+    """
     from scipy.special import gammaln, log_softmax
 
     rng = np.random.default_rng(0)

@@ -5,9 +5,9 @@ import pathlib
 import keras
 import numpy as np
 import pytest
+from digit_data import digits_split
 from keras import ops
 
-from digit_data import digits_split
 from keras_dbn import DBN, load_model, units
 from keras_dbn.up_down import UpDown
 
@@ -32,7 +32,8 @@ def sigmoid(x):
 
 def numpy_up_down_gradients(dbn, x, labels):
     """Hinton, Osindero & Teh (2006), appendix B, with "samples" thresholded at input 0 and the
-    top RBM's CD-1 gradient of the free-energy gap: the gradients to descend, in `rule_variables` order."""
+    top RBM's CD-1 gradient of the free-energy gap: the gradients to descend, in `rule_variables`
+    order."""
     (l0, l1, top), n = dbn.generative, len(x)
     w = lambda *vs: [np.asarray(ops.convert_to_numpy(v), "float64") for v in vs]  # noqa: E731
     G0, g0, R0, r0 = w(l0.kernel, l0.visible_bias, l0.recognition_kernel, l0.recognition_bias)
@@ -238,7 +239,8 @@ def test_dbns_pretrained_without_labels_train_their_generative_model_without_the
 
 
 def test_a_mixed_bfloat16_dbn_pretrains_fine_tunes_its_generative_model_and_classifies(digits):
-    """Under mixed_bfloat16 `predict` returns numpy bfloat16, which the upper RBMs take as their data."""
+    """Under mixed_bfloat16 `predict` returns numpy bfloat16, which the upper RBMs take as their
+    data."""
     x_train, y_train, x_test, _ = digits
     dbn = DBN([16, 12], output_units=10, seed=0, dtype="mixed_bfloat16")
     dbn.pretrain(x_train[:200], y=y_train[:200], epochs=1, batch_size=50, verbose=0)
