@@ -7,6 +7,7 @@ weights.
 """
 
 import contextlib
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -16,6 +17,16 @@ from keras_dbn import backend
 
 # Rows checked per pass, so a memory-mapped array larger than memory is never read whole.
 _CHUNK_ROWS = 8192
+
+
+def is_tf_dataset(x):
+    """Whether ``x`` is a `tf.data.Dataset`, decided without importing TensorFlow.
+
+    Nothing can be a dataset before TensorFlow is imported, so on the JAX and
+    PyTorch backends this costs no import.
+    """
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(x, tf.data.Dataset)
 
 
 def is_array_like(x):
