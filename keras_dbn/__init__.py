@@ -1,12 +1,13 @@
 """keras_dbn: Restricted Boltzmann Machines and Deep Belief Networks for Keras 3."""
 
-from keras_dbn import evaluation, units
+# _startup first: the command line imports the backend quietly (keras_dbn/_startup.py).
+from keras_dbn import _startup, evaluation, units  # noqa: F401
 from keras_dbn.callbacks import DivergenceGuard, TrainingDivergedError
 from keras_dbn.dbn import DBN
 from keras_dbn.rbm import RBM
 from keras_dbn.saving import load_model
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "DBN",

@@ -52,11 +52,24 @@ def _reorder(split):
     return x_train, y_train, x_test, y_test
 
 
+#: What ``demo --quick`` changes: a small DBN and few epochs, seconds on 2 cores.
+QUICK = {
+    "hidden_units": [100, 200],
+    "pretrain_epochs": 5,
+    "up_down_epochs": 2,
+    "epochs": 5,
+    "gibbs_steps": 100,
+}
+
+
 def demo(args):
     import keras
 
     from keras_dbn import DBN
 
+    if args.quick:
+        for name, value in QUICK.items():
+            setattr(args, name, value)
     keras.utils.set_random_seed(args.seed)
     x_train, y_train, x_test, y_test = load_data(args.data, args.seed)
     os.makedirs(args.output, exist_ok=True)
@@ -67,29 +80,39 @@ def demo(args):
     start = time.perf_counter()
     classes = int(y_train.max()) + 1
     dbn = DBN(args.hidden_units, output_units=classes, dropout=args.dropout, seed=args.seed)
+    layers = iter(
+        f"Pretraining RBM {i + 1}/{len(args.hidden_units)}: {units} hidden units"
+        for i, units in enumerate(args.hidden_units)
+    )
     dbn.pretrain(
         x_train,
         y=y_train,
         epochs=args.pretrain_epochs,
         batch_size=args.pretrain_batch_size,
         optimizer=keras.optimizers.SGD(args.pretrain_learning_rate, momentum=0.9),
+        **_progress(args, lambda _: next(layers)),
     )
     if args.up_down_epochs:
-        print("Up-down fine-tuning of the generative model")
         dbn.fit_generative(
             x_train,
             y_train,
             epochs=args.up_down_epochs,
             batch_size=args.batch_size,
             optimizer=keras.optimizers.SGD(args.up_down_learning_rate, momentum=0.9),
+            **_progress(args, "Up-down fine-tuning of the generative model"),
         )
-    print("Fine-tuning")
     dbn.compile(
         keras.optimizers.Adam(args.learning_rate),
         "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    dbn.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size)
+    dbn.fit(
+        x_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        **_progress(args, "Fine-tuning by backpropagation"),
+    )
     _, accuracy = dbn.evaluate(x_test, y_test, verbose=0)
     elapsed = time.perf_counter() - start
     generative_accuracy = float(np.mean(dbn.predict_generative(x_test) == y_test))
@@ -101,13 +124,32 @@ def demo(args):
     print(f"Test accuracy, fine-tuned network: {accuracy:.4f} ({100 * (1 - accuracy):.2f}% error)")
     print(f"Test accuracy, generative model (lowest free energy): {generative_accuracy:.4f}")
     print(f"Training time: {elapsed:.1f} s")
-    judge_generation(dbn, x_train, y_train, classes, args)
-    print(f"Wrote {model_path}, {export_path}/ and the pictures to {args.output}/")
+    pictures = judge_generation(dbn, x_train, y_train, classes, args)[2]
+    print("Wrote:")
+    for path in [model_path, export_path + "/", *pictures]:
+        print(f"  {path}")
     return accuracy
 
 
+def _progress(args, title):
+    """The ``verbose`` and ``callbacks`` of one stage: one `EpochProgress` bar over its epochs
+    under ``title``, or Keras' bar per epoch with ``--verbose``."""
+    from keras_dbn.callbacks import EpochProgress
+
+    if not args.verbose:
+        return {"verbose": 0, "callbacks": [EpochProgress(title)]}
+    if isinstance(title, str):  # pretraining prints a title per RBM itself
+        print(title)
+    return {"verbose": "auto"}
+
+
 def judge_generation(dbn, x_train, y_train, classes, args, per_class=10):
-    """Draws samples of each class and unconditional ones; an SVC fitted to the data judges them."""
+    """Draws samples of each class and unconditional ones; an SVC fitted to the data judges them.
+
+    Returns:
+        ``(share of conditioned samples judged right, the judge's class counts of the
+        unconditional samples, the paths of the pictures written)``.
+    """
     from sklearn.svm import SVC
 
     from keras_dbn import viz
@@ -124,13 +166,13 @@ def judge_generation(dbn, x_train, y_train, classes, args, per_class=10):
     )
     print(f"SVC's classes of {len(labels)} unconditional samples: {histogram.tolist()}")
     side = int(np.sqrt(x_train.shape[1]))
-    if side * side == x_train.shape[1]:
-        viz.plot_filters(dbn.rbms[0], path=os.path.join(args.output, "filters.png"))
-        title = (
-            f"{per_class} samples of each digit, one row per digit ({args.gibbs_steps} Gibbs steps)"
-        )
-        viz.plot_samples(conditioned, path=os.path.join(args.output, "samples.png"), title=title)
-    return right, histogram
+    if side * side != x_train.shape[1]:
+        return right, histogram, []
+    pictures = [os.path.join(args.output, name) for name in ("filters.png", "samples.png")]
+    viz.plot_filters(dbn.rbms[0], path=pictures[0])
+    title = f"{per_class} samples of each digit, one row per digit ({args.gibbs_steps} Gibbs steps)"
+    viz.plot_samples(conditioned, path=pictures[1], title=title)
+    return right, histogram, pictures
 
 
 def build_parser():
@@ -164,6 +206,15 @@ def build_parser():
     run.add_argument("--seed", type=int, default=0)
     run.add_argument(
         "--output", default="dbn-demo-output", help="folder for the model, export and pictures"
+    )
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="a run of seconds that checks the installation: "
+        + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items()),
+    )
+    run.add_argument(
+        "--verbose", action="store_true", help="Keras' progress bar for every epoch of every stage"
     )
     return parser
 

@@ -179,3 +179,46 @@ class TensorBoardImages(keras.callbacks.Callback):
                 ("samples", np.clip(tile_images(samples, self.image_shape), 0.0, 1.0)),
             ):
                 tf.summary.image(name, picture[None, :, :, None])
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """One progress bar per `fit`, over its epochs, under a title naming the stage.
+
+    Keras' own bar (``verbose=1``) draws one bar per epoch; a long run of many
+    short epochs then fills the screen. Pass ``verbose=0`` and this callback for
+    one line per stage: a `keras.utils.Progbar` advancing once per epoch with the
+    epoch's metrics. One instance given to several fits (the RBMs of
+    `DBN.pretrain`) draws one bar for each.
+
+    Args:
+        title: the line printed above the bar: a string, or a function of the
+            model being trained returning one (called once per fit); by default
+            the model's name.
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> from keras_dbn import RBM
+    >>> from keras_dbn.callbacks import EpochProgress
+    >>> x = (np.random.default_rng(0).random((32, 6)) > 0.5).astype("float32")
+    >>> rbm = RBM(3, seed=0, name="rbm")
+    >>> rbm.compile("sgd")
+    >>> progress = EpochProgress("An RBM")
+    >>> _ = rbm.fit(x, epochs=2, verbose=0, callbacks=[progress])  # doctest: +ELLIPSIS
+    An RBM
+    ...
+    """
+
+    def __init__(self, title=None):
+        super().__init__()
+        self.title = title
+
+    def on_train_begin(self, logs=None):
+        title = self.title(self.model) if callable(self.title) else self.title
+        print(title or self.model.name, flush=True)
+        self._bar = keras.utils.Progbar(self.params.get("epochs"), unit_name="epoch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self._bar.stateful_metrics.update(logs)  # show each epoch's value, not a running mean
+        self._bar.update(epoch + 1, values=list(logs.items()))

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -72,3 +73,35 @@ def test_command_line_entry_point_has_help():
         result.returncode == 0 and "--hidden-units" in result.stdout and "--data" in result.stdout
     )
     assert build_parser().parse_args(["demo"]).hidden_units == [300, 1000]
+
+
+def test_quick_demo_prints_one_screen_without_tensorflow_noise(tmp_path):
+    """``demo --quick`` in a fresh process: no C++ start-up notices (the ``E0000 ... cuInit``
+    line looks like an error on every CPU machine), one title and bar per stage, then results."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_dbn", "demo", "--quick", "--output", str(tmp_path / "o")],
+        capture_output=True,
+        env=env,
+        timeout=600,
+    )
+    stdout, stderr = result.stdout.decode(), result.stderr.decode()  # bytes: keep the "\r"s
+    assert result.returncode == 0, stderr[-3000:]
+    for noise in ("E0000", "cuInit", "cuda", "oneDNN", "cpu_feature_guard", "absl"):
+        assert noise not in stdout + stderr, noise
+    # A terminal shows the text after the last carriage return of each line.
+    screen = [line.split("\r")[-1] for line in stdout.split("\n")[:-1]]
+    titles = [
+        "Pretraining RBM 1/2: 100 hidden units",
+        "Pretraining RBM 2/2: 200 hidden units",
+        "Up-down fine-tuning of the generative model",
+        "Fine-tuning by backpropagation",
+    ]
+    for title in titles:
+        assert screen.count(title) == 1, title
+        assert screen[screen.index(title) + 1].startswith("\x1b[1m"), title  # its bar
+    assert len(screen) <= 24, "\n".join(screen)
+    assert screen[-5:] == ["Wrote:"] + [
+        f"  {tmp_path / 'o'}/{name}"
+        for name in ("dbn.keras", "saved_model/", "filters.png", "samples.png")
+    ]
