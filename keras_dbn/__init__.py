@@ -1,8 +1,10 @@
-"""keras_dbn: Restricted Boltzmann Machines and Deep Belief Networks for Keras 3."""
+"""keras_dbn: Restricted Boltzmann Machines, Deep Belief Networks and Deep Boltzmann Machines for
+Keras 3."""
 
 # _startup first: the command line imports the backend quietly (keras_dbn/_startup.py).
 from keras_dbn import _startup, evaluation, units  # noqa: F401
 from keras_dbn.callbacks import DivergenceGuard, TrainingDivergedError
+from keras_dbn.dbm import DBM
 from keras_dbn.dbn import DBN
 from keras_dbn.rbm import RBM
 from keras_dbn.saving import load_model
@@ -10,6 +12,7 @@ from keras_dbn.saving import load_model
 __version__ = "0.2.0"
 
 __all__ = [
+    "DBM",
     "DBN",
     "RBM",
     "DivergenceGuard",

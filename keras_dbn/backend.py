@@ -69,6 +69,7 @@ def value_and_gradients(fn, variables):
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
+            tape.watch([v.value for v in variables])  # frozen (non-trainable) ones too
             loss, aux = fn(*variables)
         return loss, aux, tape.gradient(loss, variables)
     if backend == "jax":

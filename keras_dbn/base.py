@@ -154,7 +154,28 @@ STEPS_PER_EXECUTION = 100
 XLA_MIN_WORK = 1e10
 
 
-class UnsupervisedModel(CheckedModel):
+class SavesSeedState:
+    """Saves the model's sampler (``seed_generator``) state with its weights.
+
+    A `keras.random.SeedGenerator`'s state is not among the weights Keras saves:
+    without this, sampling after loading would restart from the initial seed.
+    """
+
+    _SEED_STATE = "seed_generator_state"
+
+    def save_own_variables(self, store):
+        """Saves the weights and the sampler's state, so sampling resumes where it stopped."""
+        super().save_own_variables(store)
+        store[self._SEED_STATE] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if self._SEED_STATE in keys:
+            self.seed_generator.state.assign(store[self._SEED_STATE])
+        super().load_own_variables({k: store[k] for k in keys if k != self._SEED_STATE})
+
+
+class UnsupervisedModel(SavesSeedState, CheckedModel):
     """A `CheckedModel` that trains itself without labels: the base of `RBM`.
 
     Subclasses implement ``contrastive_divergence(batch, update_chains)``, which
@@ -349,16 +370,3 @@ class UnsupervisedModel(CheckedModel):
     def evaluate(self, x=None, y=None, **kwargs):
         """Reports the diagnostics on ``x`` (labels are not used); chains do not advance."""
         return super().evaluate(x, None, **kwargs)
-
-    _SEED_STATE = "seed_generator_state"
-
-    def save_own_variables(self, store):
-        """Saves the weights and the sampler's state, so sampling resumes where it stopped."""
-        super().save_own_variables(store)
-        store[self._SEED_STATE] = self.seed_generator.state
-
-    def load_own_variables(self, store):
-        keys = list(store.keys())
-        if self._SEED_STATE in keys:
-            self.seed_generator.state.assign(store[self._SEED_STATE])
-        super().load_own_variables({k: store[k] for k in keys if k != self._SEED_STATE})

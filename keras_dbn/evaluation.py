@@ -1,10 +1,17 @@
-"""How well an RBM models its data, in nats: partition functions and (pseudo-)likelihoods.
+"""How well an RBM, a DBM or a DBN models its data, in nats: partition functions, likelihoods
+and variational bounds.
 
 The log-likelihood of an RBM, ``log p(v) = -F(v) - log Z``, needs the partition
 function ``Z = sum_{v,h} exp(-E(v, h))``. For small models it is computed exactly by
 enumerating the smaller layer (`exact_log_partition`); for real models it is
 estimated by Annealed Importance Sampling (`ais_log_partition`, Salakhutdinov &
 Murray, 2008). `pseudo_log_likelihood` needs no partition function at all.
+
+A `keras_dbn.DBM` is bipartite between its odd layers ``(h_1, h_3, ...)`` and its
+even layers ``(v, h_2, ...)``, so it is an RBM between the two with a
+block-structured weight matrix (`bipartite_rbm`): `exact_log_partition` and
+`ais_log_partition` take a DBM as they take an RBM. Where ``log p(v)`` itself has no
+closed form (a DBM, a DBN), `elbo` bounds it below.
 
 All unit-specific math comes from the unit types (`keras_dbn.units`): integrating
 a layer out of the joint is its ``log_partition``, its own energy term is its
@@ -34,11 +41,15 @@ import numpy as np
 from keras import ops
 
 from keras_dbn import backend, validation
+from keras_dbn import dbm as dbm_lib
 from keras_dbn import units as units_lib
+from keras_dbn.dbn import DBN
 from keras_dbn.rbm import RBM
 
 #: Largest number of binary units `exact_log_partition` enumerates (2**20 states).
 MAX_ENUMERATED_UNITS = 20
+# Rows (data rows times samples) per batch of the DBN bound.
+_ELBO_ROWS = 1 << 14
 # States scored per batch during enumeration.
 _STATES_PER_BATCH = 4096
 # Elements of the (rows, n_visible, max(n_visible, units)) tensors per pseudo-likelihood batch.
@@ -65,6 +76,66 @@ def _check_rbm(rbm):
         raise ValueError("Build or fit the RBM before evaluating it.")
 
 
+def _check_built(model):
+    if not model.built:
+        raise ValueError(f"Build or fit the {type(model).__name__} before evaluating it.")
+
+
+def _as_rbm(model):
+    """``model`` itself if it is an `RBM`, its `bipartite_rbm` if it is a `keras_dbn.DBM`."""
+    if isinstance(model, dbm_lib.DBM):
+        return bipartite_rbm(model)
+    _check_rbm(model)
+    return model
+
+
+def bipartite_rbm(dbm):
+    """The `RBM` between a DBM's odd layers (hidden) and even layers (visible).
+
+    No two layers of the same parity are connected, so the DBM's energy is an
+    RBM's: visible units ``[v, h_2, h_4, ...]`` (`keras_dbn.units.Joint` of their
+    types, or one Bernoulli layer when they all are), hidden units ``[h_1, h_3,
+    ...]``, and a kernel whose block ``(even layer, odd layer)`` is ``W_l`` when
+    the two are layers ``l-1`` and ``l``, ``W_l^T`` when they are ``l`` and ``l-1``,
+    and zero otherwise. Both have the same partition function and the same
+    marginal over the even layers.
+
+    Args:
+        dbm: a built `keras_dbn.DBM`.
+
+    Returns:
+        A built `RBM` holding copies of the DBM's weights.
+    """
+    _check_built(dbm)
+    widths = [int(b.shape[0]) for b in dbm.biases]
+    even, odd = list(range(0, len(widths), 2)), list(range(1, len(widths), 2))
+    offsets = {
+        i: sum(widths[k] for k in group[: group.index(i)]) for group in (even, odd) for i in group
+    }
+    kernel = np.zeros((sum(widths[i] for i in even), sum(widths[i] for i in odd)), "float32")
+    for i, weights in enumerate(dbm.kernels, start=1):
+        weights = ops.convert_to_numpy(weights)
+        row, column = (i - 1, i) if i % 2 else (i, i - 1)
+        block = weights if i % 2 else weights.T
+        kernel[
+            offsets[row] : offsets[row] + widths[row],
+            offsets[column] : offsets[column] + widths[column],
+        ] = block
+    units = dbm.units
+    visible = (
+        "bernoulli"
+        if all(units[i] == units_lib.Bernoulli() for i in even)
+        else units_lib.Joint([(units[i], widths[i]) for i in even])
+    )
+    rbm = RBM(kernel.shape[1], visible=visible, hidden="bernoulli", name=f"{dbm.name}_bipartite")
+    rbm.build((None, kernel.shape[0]))
+    biases = [ops.convert_to_numpy(b) for b in dbm.biases]
+    rbm.kernel.assign(kernel)
+    rbm.visible_bias.assign(np.concatenate([biases[i] for i in even]))
+    rbm.hidden_bias.assign(np.concatenate([biases[i] for i in odd]))
+    return rbm
+
+
 def _parameters(rbm, dtype):
     """``(kernel, hidden_bias, visible_bias)`` as tensors of ``dtype``."""
     return tuple(
@@ -84,9 +155,12 @@ def exact_log_partition(rbm):
     layer is enumerated. Computed in float64 with a running log-sum-exp over batches of
     states, so 2**20 states need little memory.
 
+    A `keras_dbn.DBM` is enumerated as its `bipartite_rbm`: its odd layers or its
+    even layers, whichever have fewer states.
+
     Args:
-        rbm: a built `keras_dbn.RBM` whose smaller enumerable layer has at most
-            2**`MAX_ENUMERATED_UNITS` states.
+        rbm: a built `keras_dbn.RBM` (or `keras_dbn.DBM`) whose smaller enumerable
+            layer has at most 2**`MAX_ENUMERATED_UNITS` states.
 
     Returns:
         ``log Z`` as a Python float.
@@ -95,7 +169,7 @@ def exact_log_partition(rbm):
         ValueError: if neither layer can be enumerated, or the smaller one has
             more than 20 units (or more than 2**20 states).
     """
-    _check_rbm(rbm)
+    rbm = _as_rbm(rbm)
     kernel, hidden_bias, visible_bias = _parameters(rbm, "float64")
     layers = [
         # (enumerated units, their size, their bias, other units, other bias,
@@ -192,10 +266,15 @@ def ais_log_partition(rbm, num_chains=100, num_betas=10000, seed=None, data=None
     (and log-likelihoods overestimated) when the chains mix poorly: compare the
     bounds, or more chains and betas.
 
+    A `keras_dbn.DBM` is annealed as its `bipartite_rbm` (Salakhutdinov &
+    Hinton, 2009: the odd layers summed out, the even ones sampled), its
+    base-rate model fitted to ``data`` and the mean-field posteriors of its even
+    hidden layers.
+
     Args:
         rbm: a built `keras_dbn.RBM` with ``annealable`` hidden units (Bernoulli,
             Binomial, Softmax) and visible units with a base-rate model (all but
-            ReLU).
+            ReLU), or a `keras_dbn.DBM`.
         num_chains: number of independent AIS runs (importance weights).
         num_betas: number of intermediate distributions, both ends included.
         seed: integer seed of the sampler (`keras.random.SeedGenerator`).
@@ -205,7 +284,10 @@ def ais_log_partition(rbm, num_chains=100, num_betas=10000, seed=None, data=None
         An `AISResult` ``(log_z, log_z_lower, log_z_upper)`` of floats, the bounds
         being ``log(mean(w) ± 3 std(w) / sqrt(num_chains))``.
     """
-    _check_rbm(rbm)
+    if isinstance(rbm, dbm_lib.DBM) and data is not None:
+        means = rbm.posterior(data)
+        data = np.concatenate([rbm._check(data, "data")] + means[1::2], axis=1)
+    rbm = _as_rbm(rbm)
     num_chains = validation.check_positive_int(num_chains, "num_chains", minimum=2)
     betas = annealing_schedule(num_betas)
     units_lib.require(rbm.hidden, "annealable", "AIS's hidden units")
@@ -284,14 +366,135 @@ def log_likelihood(rbm, x, log_z):
         The mean log-likelihood per example, a Python float.
     """
     _check_rbm(rbm)
+    log_z = _check_log_z(log_z)
+    free_energy = ops.convert_to_numpy(rbm.free_energy(x)).astype("float64")
+    return float(-free_energy.mean() - log_z)
+
+
+@backend.float64
+def elbo(model, x, log_z, num_samples=100, seed=None):
+    """The variational lower bound on ``log p(v)`` of each row of ``x``, in nats.
+
+    ``log p(v) >= E_q[log p*(v, h) - log q(h | v)] - log Z`` for any distribution
+    ``q`` over the hidden layers, ``p*`` the model's unnormalised joint; the gap is
+    ``KL(q || p(h | v))``.
+
+    * For a `keras_dbn.DBM`, ``q`` is its mean-field posterior (`DBM.posterior`)
+      and the bound is exact, no sampling: ``-E(v, mu) + H(q) - log Z`` with
+      ``E`` at the means ``mu`` and ``H`` the entropy of the factorial ``q``
+      (Salakhutdinov & Hinton, 2009). ``log_z`` is the DBM's. For one hidden
+      layer (an RBM) ``q`` is the exact posterior and the bound is ``log p(v)``.
+    * For a `keras_dbn.DBN`, ``q`` is its generative model's recognition
+      weights (factorial per layer, sampled up the stack), and the bound is
+      estimated from ``num_samples`` draws per row (Salakhutdinov & Murray,
+      2008): ``p*`` multiplies each directed layer's ``p(h_below | h_above)``
+      (`keras_dbn.units.log_likelihood`) and the top RBM's ``exp(-F)`` over the
+      layer under it, its label units summed out. ``log_z`` is the top RBM's
+      (label units included), e.g. ``exact_log_partition(dbn.generative[-1])``.
+
+    Args:
+        model: a built `keras_dbn.DBM` or `keras_dbn.DBN`.
+        x: data ``(n_samples, n_visible)``.
+        log_z: the log partition function (of the DBM, or of the DBN's top RBM).
+        num_samples: draws from ``q`` per row (DBN only).
+        seed: integer seed of those draws (DBN only).
+
+    Returns:
+        A float64 numpy array ``(n_samples,)``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_dbn import DBM, evaluation
+    >>> x = (np.random.default_rng(0).random((8, 6)) < 0.5).astype("float32")
+    >>> dbm = DBM([4, 3], seed=0)
+    >>> _ = dbm.fit_generative(x, epochs=1, batch_size=4, verbose=0)
+    >>> bound = evaluation.elbo(dbm, x, evaluation.exact_log_partition(dbm))
+    >>> bound.shape, bool(np.all(bound < 0))
+    ((8,), True)
+    """
+    if not isinstance(model, (dbm_lib.DBM, DBN)):
+        raise ValueError(f"Expected a keras_dbn.DBM or keras_dbn.DBN, got {type(model).__name__}.")
+    _check_built(model)
+    log_z = _check_log_z(log_z)
+    x = model._check(x, "data")
+    if isinstance(model, dbm_lib.DBM):
+        return _dbm_elbo(model, x) - log_z
+    num_samples = validation.check_positive_int(num_samples, "num_samples")
+    return _dbn_elbo(model, x, num_samples, seed) - log_z
+
+
+def _check_log_z(log_z):
     if (
         isinstance(log_z, (tuple, list))
         or not np.isfinite(np.asarray(log_z, "float64")).all()
         or np.ndim(log_z)
     ):
         raise ValueError(f"`log_z` must be a finite number, got {log_z!r}.")
-    free_energy = ops.convert_to_numpy(rbm.free_energy(x)).astype("float64")
-    return float(-free_energy.mean() - float(log_z))
+    return float(log_z)
+
+
+def _float64(*variables):
+    return [ops.cast(ops.stop_gradient(v), "float64") for v in variables]
+
+
+def _dbm_elbo(dbm, x):
+    """``-E(v, mu) + H(q)`` per row, the mean field run in float64."""
+    units, kernels, biases = dbm.units, _float64(*dbm.kernels), _float64(*dbm.biases)
+    v = ops.convert_to_tensor(np.asarray(x, "float64"))
+    means = dbm_lib.mean_field(units, v, kernels, biases, dbm.mean_field_steps)
+    entropy = sum(unit.entropy(m) for unit, m in zip(units[1:], means))
+    return ops.convert_to_numpy(entropy - dbm_lib.energy(units, [v] + means, kernels, biases))
+
+
+def _dbn_elbo(dbn, x, num_samples, seed):
+    """``mean_s [log p*(v, h_s) - log q(h_s | v)]`` per row, ``h_s ~ q``."""
+    *below, top = dbn.generative or dbn.rbms
+    seed_generator = keras.random.SeedGenerator(seed)
+    layers = [
+        (
+            layer,
+            _float64(layer.kernel, layer.visible_bias),
+            _float64(
+                layer.recognition_kernel if layer.untied else layer.kernel,
+                layer.recognition_bias if layer.untied else layer.hidden_bias,
+            ),
+        )
+        for layer in below
+    ]
+    top_kernel, top_hidden_bias, top_visible_bias = _float64(
+        top.kernel, top.hidden_bias, top.visible_bias
+    )
+    width = below[-1].units if below else x.shape[1]
+    labels = np.eye(top.n_visible - width) if top.n_visible > width else np.zeros((1, 0))
+    rows = max(1, _ELBO_ROWS // num_samples)
+    bounds = []
+    for start in range(0, len(x), rows):
+        chunk = np.repeat(np.asarray(x[start : start + rows], "float64"), num_samples, axis=0)
+        state = ops.convert_to_tensor(chunk)
+        log_ratio = ops.zeros((len(chunk),), "float64")
+        for layer, (kernel, visible_bias), (recognition_kernel, recognition_bias) in layers:
+            up = backend.matmul(state, recognition_kernel) + recognition_bias
+            above = layer.hidden.sample(up, seed_generator)
+            down = backend.matmul(above, ops.transpose(kernel)) + visible_bias
+            log_ratio += units_lib.log_likelihood(layer.visible, state, down)
+            log_ratio -= units_lib.log_likelihood(layer.hidden, above, up)
+            state = above
+        negative_free_energies = []
+        for label in labels:  # -F of [features, label], each label in turn, summed out below
+            joint = ops.concatenate(
+                [state, ops.convert_to_tensor(np.broadcast_to(label, (len(chunk), len(label))))],
+                axis=1,
+            )
+            pre = backend.matmul(joint, top_kernel) + top_hidden_bias
+            negative_free_energies.append(
+                -units_lib.free_energy(
+                    top.visible, top.hidden, joint, pre, top_visible_bias, top_hidden_bias
+                )
+            )
+        log_ratio += ops.logsumexp(ops.stack(negative_free_energies, axis=1), axis=1)
+        bounds.append(ops.convert_to_numpy(log_ratio).reshape(-1, num_samples).mean(axis=1))
+    return np.concatenate(bounds)
 
 
 @backend.float64

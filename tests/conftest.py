@@ -20,6 +20,7 @@ CROSS_BACKEND = {
     "test_evaluation",
     "test_saving",
     "test_dbn",
+    "test_dbm",
     "test_generation",
     "test_training_options",
     "test_validation",

@@ -8,7 +8,7 @@ import pytest
 import reference
 from digit_data import scaled_digits
 
-from keras_dbn import RBM, evaluation, units
+from keras_dbn import DBM, DBN, RBM, evaluation, units
 
 
 def random_rbm(n_visible, n_hidden, scale=1.0, seed=0, **kwargs):
@@ -247,3 +247,145 @@ def test_everything_stays_finite_with_weights_of_magnitude_50():
     ]
     assert np.isfinite(values).all(), values
     assert result.log_z_lower <= exact + 0.1 and abs(result.log_z - exact) < 5.0
+
+
+# ------------------------------------------------------ DBMs and bounds
+def random_dbm(widths, scale=1.0, seed=0, **kwargs):
+    """A built DBM with N(0, scale) weights and biases."""
+    dbm = DBM(widths[1:], seed=seed, **kwargs)
+    dbm.build((None, widths[0]))
+    rng = np.random.default_rng(seed)
+    for variable in dbm.kernels + dbm.biases:
+        variable.assign(rng.normal(0, scale, variable.shape).astype("float32"))
+    return dbm
+
+
+def dbm_log_joint_table(dbm):
+    """-E(v, h1, h2) of every state of a three-layer Bernoulli DBM, shape (2**n0, 2**n1, 2**n2)."""
+    (w1, w2), (b0, b1, b2) = (
+        [np.asarray(keras.ops.convert_to_numpy(w), "float64") for w in ws]
+        for ws in (dbm.kernels, dbm.biases)
+    )
+    v, h1, h2 = (reference.all_states(len(b)) for b in (b0, b1, b2))
+    return (
+        (v @ b0)[:, None, None]
+        + (h1 @ b1)[None, :, None]
+        + (h2 @ b2)[None, None, :]
+        + (v @ w1 @ h1.T)[:, :, None]
+        + (h1 @ w2 @ h2.T)[None, :, :]
+    )
+
+
+def state_index(x):
+    """Row indices of binary vectors in `reference.all_states` (first unit most significant)."""
+    return (x * 2 ** np.arange(x.shape[1])[::-1]).sum(1).astype(int)
+
+
+def test_dbm_log_partition_exact_and_ais_match_enumeration_of_every_state():
+    dbm = random_dbm([8, 5, 3], scale=0.7, seed=2)
+    table = dbm_log_joint_table(dbm)
+    log_z = float(np.logaddexp.reduce(table.ravel()))
+    assert evaluation.exact_log_partition(dbm) == pytest.approx(log_z, abs=1e-6)
+    x = (np.random.default_rng(0).random((50, 8)) < 0.5).astype("float32")
+    result = evaluation.ais_log_partition(dbm, num_chains=100, num_betas=2000, seed=0, data=x)
+    assert result.log_z == pytest.approx(log_z, abs=0.1)
+    assert result.log_z_lower <= log_z + 0.02 and log_z - 0.02 <= result.log_z_upper
+
+
+def test_bipartite_rbm_has_the_dbms_energy_between_odd_and_even_layers():
+    dbm = random_dbm([4, 3, 2, 3], seed=1)
+    rbm = evaluation.bipartite_rbm(dbm)
+    (w1, w2, w3), (b0, b1, b2, b3) = (
+        [keras.ops.convert_to_numpy(w) for w in ws] for ws in (dbm.kernels, dbm.biases)
+    )
+    expected = np.block([[w1, np.zeros((4, 3))], [w2.T, w3]])  # rows v, h2; columns h1, h3
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(rbm.kernel), expected)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(rbm.visible_bias), np.r_[b0, b2])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(rbm.hidden_bias), np.r_[b1, b3])
+    gaussian = evaluation.bipartite_rbm(random_dbm([4, 3, 2], visible="gaussian"))
+    assert gaussian.visible == units.Joint([(units.Gaussian(), 4), (units.Bernoulli(), 2)])
+
+
+def test_dbm_elbo_is_below_the_exact_log_likelihood_of_every_row():
+    dbm = random_dbm([8, 5, 3], scale=0.7, seed=2)
+    table = dbm_log_joint_table(dbm)
+    log_z = float(np.logaddexp.reduce(table.ravel()))
+    x = (np.random.default_rng(0).random((40, 8)) < 0.5).astype("float32")
+    exact = np.logaddexp.reduce(table[state_index(x)].reshape(len(x), -1), axis=1) - log_z
+    bound = evaluation.elbo(dbm, x, log_z)
+    assert bound.shape == (40,) and np.all(bound <= exact + 1e-9)
+    assert np.all(bound > exact - 2.0)  # a useful bound: q is close to the posterior
+    # The bound of the means numpy's updates reach: -E(v, mu) + H(mu) - log Z.
+    (w1, w2), (b0, b1, b2) = (
+        [np.asarray(keras.ops.convert_to_numpy(w), "float64") for w in ws]
+        for ws in (dbm.kernels, dbm.biases)
+    )
+    h1 = 1 / (1 + np.exp(-(2 * x @ w1 + b1)))
+    h2 = 1 / (1 + np.exp(-(h1 @ w2 + b2)))
+    for _ in range(dbm.mean_field_steps):
+        h1 = 1 / (1 + np.exp(-(x @ w1 + h2 @ w2.T + b1)))
+        h2 = 1 / (1 + np.exp(-(h1 @ w2 + b2)))
+    entropy = sum(-(m * np.log(m) + (1 - m) * np.log(1 - m)).sum(1) for m in (h1, h2))
+    energy = -(x @ b0 + h1 @ b1 + h2 @ b2 + ((x @ w1) * h1).sum(1) + ((h1 @ w2) * h2).sum(1))
+    np.testing.assert_allclose(bound, entropy - energy - log_z, atol=1e-5)
+
+
+def test_elbo_of_a_one_layer_dbm_is_the_rbms_exact_log_likelihood():
+    dbm = random_dbm([8, 5], scale=1.0, seed=3)
+    x = (np.random.default_rng(1).random((30, 8)) < 0.5).astype("float32")
+    log_z = evaluation.exact_log_partition(dbm)
+    (w,), (b0, b1) = (
+        [np.asarray(keras.ops.convert_to_numpy(w), "float64") for w in ws]
+        for ws in (dbm.kernels, dbm.biases)
+    )
+    assert log_z == pytest.approx(reference.exact_log_z(w, b1, b0), abs=1e-6)
+    exact = x @ b0 + reference.softplus(x @ w + b1).sum(1) - log_z
+    np.testing.assert_allclose(evaluation.elbo(dbm, x, log_z), exact, atol=1e-5)
+
+
+@pytest.mark.parametrize("output_units", [None, 2])  # top RBM without and with label units
+def test_dbn_elbo_is_salakhutdinov_and_murrays_bound(output_units):
+    dbn = DBN([5, 3], output_units=output_units, seed=0)
+    dbn.build((None, 6))
+    rng = np.random.default_rng(4)
+    lower, top = dbn.generative
+    for variable in lower.weights + top.weights:  # recognition and generative weights differ
+        if variable.dtype.startswith("float") and len(variable.shape) <= 2:
+            variable.assign(rng.normal(0, 1.0, variable.shape).astype("float32"))
+    as_numpy = lambda v: np.asarray(keras.ops.convert_to_numpy(v), "float64")  # noqa: E731
+    g, a, r, rb = map(
+        as_numpy,
+        (lower.kernel, lower.visible_bias, lower.recognition_kernel, lower.recognition_bias),
+    )
+    w, b, c = map(as_numpy, (top.kernel, top.hidden_bias, top.visible_bias))
+    labels = np.eye(2) if output_units else np.zeros((1, 0))
+    h1 = reference.all_states(5)
+    joint = np.concatenate([np.repeat(h1, len(labels), 0), np.tile(labels, (len(h1), 1))], axis=1)
+    free = (joint @ c + reference.softplus(joint @ w + b).sum(1)).reshape(len(h1), len(labels))
+    log_p_h1 = np.logaddexp.reduce(free, axis=1)  # labels summed out
+    log_z = float(np.logaddexp.reduce(log_p_h1))
+    assert evaluation.exact_log_partition(top) == pytest.approx(log_z, abs=1e-6)
+
+    x = (rng.random((6, 6)) < 0.5).astype("float64")
+    sig = lambda t: 1 / (1 + np.exp(-t))  # noqa: E731
+    p_v = sig(h1 @ g.T + a)  # (32, 6)
+    log_p_v_given_h = x @ np.log(p_v).T + (1 - x) @ np.log(1 - p_v).T  # (rows, 32)
+    q = sig(x @ r + rb)
+    log_q = h1 @ np.log(q).T + (1 - h1) @ np.log(1 - q).T  # (32, rows)
+    exact = np.logaddexp.reduce(log_p_v_given_h + log_p_h1, axis=1) - log_z
+    expected_bound = (np.exp(log_q.T) * (log_p_v_given_h + log_p_h1 - log_q.T)).sum(1) - log_z
+    assert np.all(expected_bound <= exact)
+    bound = evaluation.elbo(dbn, x.astype("float32"), log_z, num_samples=3000, seed=0)
+    np.testing.assert_allclose(bound, expected_bound, atol=0.15)
+    assert np.all(bound <= exact + 0.05)
+
+
+def test_elbo_rejects_other_models_and_bad_log_z():
+    dbm = random_dbm([4, 3])
+    x = np.zeros((2, 4), "float32")
+    with pytest.raises(ValueError, match="DBM or keras_dbn.DBN"):
+        evaluation.elbo(random_rbm(4, 3), x, 0.0)
+    with pytest.raises(ValueError, match="log_z"):
+        evaluation.elbo(dbm, x, float("inf"))
+    with pytest.raises(ValueError, match="4"):
+        evaluation.elbo(dbm, np.zeros((2, 5), "float32"), 0.0)
