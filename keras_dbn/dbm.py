@@ -20,9 +20,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_dbn import backend, validation
+from keras_dbn import backend, pretraining, validation
 from keras_dbn import units as units_lib
 from keras_dbn.base import CheckedModel, ReplicaSeedGenerator, SavesSeedState, UnsupervisedModel
+from keras_dbn.rbm import RBM
 
 # Rows per batch of `DBM.posterior`.
 _POSTERIOR_BATCH = 1024
@@ -31,9 +32,14 @@ _UNROLLED_GIBBS_STEPS = 5
 
 
 def default_optimizer():
-    """Salakhutdinov's recipe: SGD at rate 0.001, momentum 0.9, weight decay 0.0002 on the
-    kernels (not the biases)."""
-    optimizer = keras.optimizers.SGD(learning_rate=0.001, momentum=0.9, weight_decay=0.0002)
+    """Salakhutdinov's recipe: SGD at rate 0.001 with momentum 0.9 and weight decay on the
+    kernels (not the biases).
+
+    His code adds ``0.0002 W`` to each kernel's gradient, inside the momentum;
+    Keras' ``weight_decay`` shrinks the weights outside it, so the same steady
+    decay is ``0.0002 / (1 - 0.9) = 0.002`` there.
+    """
+    optimizer = keras.optimizers.SGD(learning_rate=0.001, momentum=0.9, weight_decay=0.002)
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     return optimizer
 
@@ -388,6 +394,122 @@ class DBM(SavesSeedState, CheckedModel):
         )
 
     # ------------------------------------------------------------- training
+    def pretrain(
+        self, x, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"
+    ):
+        """Greedy layer-wise pretraining by RBMs whose composed weights suit a DBM.
+
+        Salakhutdinov & Hinton (2009, section 3.1; 2012, section 4): in the
+        DBM each middle layer gets input from below and from above, so the
+        RBMs count the missing half twice. RBM ``l`` (hidden layer ``l``, fit
+        by `RBM`'s contrastive divergence on the layer below's upward means,
+        through `keras_dbn.pretraining.pretrain_greedily`) is
+
+        * the bottom one: two tied copies of the visible layer, i.e. visible
+          ``Binomial(2)`` units fit on ``2x``: ``p(h_1 | v) = sigma(2 v K + c)``,
+          ``p(v | h_1) = sigma(h_1 K^T + a)``; composed ``W_1 = K``, ``b_0 = a``;
+        * a middle one: a plain RBM whose kernel stands for both directions'
+          doubled weights; composed ``W_l = K / 2``;
+        * the top one: two tied copies of its hidden layer, hidden
+          ``Binomial(2)`` units: ``p(h_(L-1) | h_L) = sigma(2 h_L K^T + a)``;
+          composed ``W_L = K``.
+
+        Each hidden layer's bias is the hidden bias of the RBM under it (the
+        upper RBMs' visible biases are dropped). The upward means each RBM
+        passes on (``sigma(2 v K + c)``, ``sigma(h K + c)``) are `mean_field`'s
+        starting pass. A DBM with one hidden layer is an RBM and is pretrained
+        as one. The persistent chains then start at training rows and their
+        mean-field posteriors, and a classifier is copied anew at the next `fit`.
+
+        Args:
+            x: training data, an array ``(n_samples, n_visible)`` (Bernoulli
+                visible units when there are two hidden layers or more).
+            epochs: epochs per RBM (an int, or one per RBM).
+            batch_size: mini-batch size.
+            optimizer: None (`keras_dbn.pretraining.default_optimizer`), an
+                optimizer (instance, name or config) copied for each RBM, or a
+                list with one per RBM.
+            callbacks: Keras callbacks passed to each RBM's `fit` (a
+                `keras.callbacks.BackupAndRestore` makes pretraining resumable
+                per layer).
+            verbose: Keras verbosity.
+
+        Returns:
+            The list of `keras.callbacks.History` objects, one per RBM.
+        """
+        x = self._check(x, "training data")
+        depth = len(self.hidden_units)
+        if depth > 1 and self.visible != units_lib.Bernoulli():
+            raise ValueError(
+                "Pretraining a DBM doubles its visible layer, written for Bernoulli visible "
+                f"units; this DBM has {self.visible}. Train it with fit_generative alone."
+            )
+        optimizers = [
+            pretraining.fresh_optimizer(o)
+            for o in pretraining.per_layer(optimizer, depth, "optimizer")
+        ]
+        rbms = self._pretraining_rbms()
+        inputs = [2.0 * x if depth > 1 else x]
+
+        def layer_input(i):
+            if i > 0:
+                inputs.append(
+                    rbms[i - 1].predict(inputs[-1], batch_size=max(batch_size, 1024), verbose=0)
+                )
+            return inputs[i]
+
+        histories = pretraining.pretrain_greedily(
+            rbms,
+            layer_input,
+            epochs,
+            optimizers,
+            batch_size=batch_size,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        self._compose(rbms)
+        self._start_chains(x)
+        self._mark_classifier_stale()
+        return histories
+
+    def _pretraining_rbms(self):
+        """The RBMs of `pretrain`, built: ``Binomial(2)`` visible units at the bottom and
+        hidden units at the top (no doubling with one hidden layer)."""
+        depth, widths = len(self.hidden_units), [self.n_visible] + self.hidden_units
+        doubled = units_lib.Binomial(2)
+        rbms = []
+        for i in range(1, depth + 1):
+            rbm = RBM(
+                widths[i],
+                visible=doubled
+                if i == 1 and depth > 1
+                else self.visible
+                if i == 1
+                else "bernoulli",
+                hidden=doubled if i == depth and depth > 1 else "bernoulli",
+                seed=None if self.seed is None else self.seed + i,
+                name=f"{self.name}_rbm_{i}",
+            )
+            rbm.build((None, widths[i - 1]))
+            rbms.append(rbm)
+        return rbms
+
+    def _compose(self, rbms):
+        """The DBM's weights from the pretrained RBMs (`pretrain`'s factors)."""
+        depth = len(rbms)
+        for i, rbm in enumerate(rbms, start=1):
+            halved = 1 < i < depth
+            self.kernels[i - 1].assign(ops.copy(rbm.kernel) * (0.5 if halved else 1.0))
+            self.biases[i].assign(ops.copy(rbm.hidden_bias))
+        self.biases[0].assign(ops.copy(rbms[0].visible_bias))
+
+    def _start_chains(self, x):
+        """Starts the persistent chains at rows of ``x`` and their mean-field posteriors."""
+        rows = np.random.default_rng(self.shuffle_seed).integers(0, len(x), self.num_chains)
+        start = np.asarray(x[np.sort(rows)], "float32")
+        for chain, state in zip(self.chains, [start] + self.posterior(start)):
+            chain.assign(state)
+
     def fit_generative(
         self,
         x,
@@ -432,7 +554,7 @@ class DBM(SavesSeedState, CheckedModel):
             against ``E[v | q(h_1)]``.
         """
         x = self._check(x, "training data")
-        optimizer = default_optimizer() if optimizer is None else _fresh_optimizer(optimizer)
+        optimizer = pretraining.fresh_optimizer(optimizer, default=default_optimizer)
         with self.strategy_scope():
             trainer = VariationalLearning(self, dtype=self.dtype_policy, name="variational")
         self._set_generative_trainable(True)
@@ -502,13 +624,6 @@ class DBM(SavesSeedState, CheckedModel):
             seed=self.seed,
         )
         return config
-
-
-def _fresh_optimizer(optimizer):
-    """An unbuilt copy of ``optimizer`` (instance, name or config)."""
-    if isinstance(optimizer, keras.optimizers.Optimizer):
-        return optimizer.__class__.from_config(optimizer.get_config())
-    return keras.optimizers.get(optimizer)
 
 
 class VariationalLearning(UnsupervisedModel):

@@ -3,9 +3,10 @@
 import keras
 import numpy as np
 import pytest
+from digit_data import digits_split
 from keras import ops
 
-from keras_dbn import DBM, backend, units
+from keras_dbn import DBM, RBM, backend, units
 from keras_dbn.dbm import VariationalLearning
 
 
@@ -252,7 +253,7 @@ def test_backup_and_restore_resumes_fit_generative_exactly(data, tmp_path):
     def run(callbacks):
         keras.utils.set_random_seed(0)
         dbm = DBM([5, 3], num_chains=7, seed=3)
-        dbm.fit_generative(
+        history = dbm.fit_generative(
             data,
             epochs=4,
             batch_size=5,
@@ -260,13 +261,14 @@ def test_backup_and_restore_resumes_fit_generative_exactly(data, tmp_path):
             callbacks=callbacks,
             verbose=0,
         )
-        return dbm
+        return dbm, history
 
     backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
     with pytest.raises(KeyboardInterrupt):
         run([backup, Interrupt()])
-    resumed = run([keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))])
-    uninterrupted = run([])
+    resumed, history = run([keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))])
+    assert len(history.history["reconstruction_error"]) == 2  # epochs 3 and 4 only
+    uninterrupted, _ = run([])
     for a, b in zip(resumed.variables, uninterrupted.variables):
         np.testing.assert_allclose(ops.convert_to_numpy(a), ops.convert_to_numpy(b), atol=1e-6)
 
@@ -281,3 +283,60 @@ def test_exported_classifier_matches_the_model(data, tmp_path):
     dbm.export(str(tmp_path / "exported"), verbose=False)
     served = tf.saved_model.load(str(tmp_path / "exported"))
     np.testing.assert_allclose(served.serve(data).numpy(), dbm.predict(data, verbose=0), atol=1e-6)
+
+
+# ------------------------------------------------------------- pretraining
+def test_pretraining_doubles_the_bottom_input_and_the_top_hidden_layer_and_halves_the_middle(
+    data,
+):
+    dbm = DBM([5, 4, 3], num_chains=6, seed=7)
+    dbm.pretrain(data, epochs=2, batch_size=10, optimizer=keras.optimizers.SGD(0.1), verbose=0)
+
+    def rbm(i, features, **kwargs):  # each RBM as pretrain makes and fits it, by hand
+        model = RBM(dbm.hidden_units[i - 1], seed=7 + i, **kwargs)
+        model.compile(keras.optimizers.SGD(0.1))
+        model.fit(features.astype("float32"), epochs=2, batch_size=10, verbose=0)
+        return [np.asarray(ops.convert_to_numpy(w), "float64") for w in model.rule_variables()]
+
+    k1, c1, a1 = rbm(1, 2.0 * data, visible=units.Binomial(2))  # v seen twice
+    f1 = sigmoid(2.0 * data @ k1 + c1)  # h1's doubled input from below
+    k2, c2, _ = rbm(2, f1)
+    k3, c3, _ = rbm(3, sigmoid(f1 @ k2 + c2), hidden=units.Binomial(2))  # h3 seen twice
+    kernels, biases = numpy_weights(dbm)
+    for got, expected in zip(kernels + biases, [k1, k2 / 2, k3, a1, c1, c2, c3]):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    chains = [ops.convert_to_numpy(c) for c in dbm.chains]  # at training rows and their q
+    assert all(any(np.array_equal(row, x) for x in data) for row in chains[0])
+    np.testing.assert_allclose(chains[1], dbm.posterior(chains[0])[0], atol=1e-6)
+
+
+def test_one_layer_dbm_pretrains_as_a_plain_rbm(data):
+    dbm = DBM([4], seed=2)
+    dbm.pretrain(data, epochs=1, batch_size=10, verbose=0)
+    rbm = RBM(4, seed=3)
+    rbm.compile(keras.optimizers.SGD(0.1, momentum=0.9))
+    rbm.fit(data, epochs=1, batch_size=10, verbose=0)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(dbm.kernels[0]), ops.convert_to_numpy(rbm.kernel), atol=1e-6
+    )
+
+
+# ------------------------------------------------------------------ digits
+def test_samples_of_a_dbm_trained_on_digits_show_every_digit():
+    from sklearn.svm import SVC
+
+    x_train, _, y_train, _ = digits_split(test_size=0.2)
+    keras.utils.set_random_seed(0)
+    dbm = DBM([100, 50], num_chains=200, seed=0)
+    dbm.pretrain(
+        x_train, epochs=20, batch_size=20, optimizer=keras.optimizers.SGD(0.05, 0.9), verbose=0
+    )
+    steps = 30 * -(-len(x_train) // 20)
+    rate = keras.optimizers.schedules.PolynomialDecay(0.02, steps, end_learning_rate=0.001)
+    dbm.fit_generative(
+        x_train, epochs=30, batch_size=20, optimizer=keras.optimizers.SGD(rate, 0.9), verbose=0
+    )
+    judged = SVC().fit(x_train, y_train).predict(dbm.generate(400, gibbs_steps=500))
+    counts = np.bincount(judged, minlength=10)
+    # Seed 0 on 2026-12-06: every digit 25 to 57 times of 400.
+    assert counts.min() >= 10 and counts.max() <= 120, counts

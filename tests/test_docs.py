@@ -28,6 +28,7 @@ API_PAGES = {
     "data": ["keras_dbn.data"],
     "backend": ["keras_dbn.backend"],
     "up_down": ["keras_dbn.up_down"],
+    "dbm": ["keras_dbn.dbm"],
 }
 
 
