@@ -86,11 +86,11 @@ def parse_args(argv=None):
     parser.add_argument("--timing-steps", type=int, default=300, help="plain steps timed")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--quick", action="store_true", help="10k images, 1-2 epochs per stage: a smoke test"
+        "--quick", action="store_true", help="10k images, 1-3 epochs per stage: a smoke test"
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.pretrain_epochs, args.epochs, args.finetune_epochs = 1, 2, 1
+        args.pretrain_epochs, args.epochs, args.finetune_epochs = 1, 3, 1
         args.betas, args.samples, args.sample_steps, args.judge_epochs = 1000, 100, 200, 1
         args.timing_steps = 100
     return args
