@@ -28,6 +28,8 @@ CROSS_BACKEND = {
     "test_callbacks",
     "test_tuning",
     "test_up_down",
+    "test_data",
+    "test_imports",
 }
 
 
