@@ -27,7 +27,8 @@ CROSS_BACKEND = {
     "test_resume",
     "test_callbacks",
     "test_tuning",
-    "test_up_down",
+    "test_generative",
+    "test_pretraining",
 }
 
 
