@@ -32,7 +32,8 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_DBN_QUIET_STARTUP", "1")
+__import__("keras_dbn")  # first: it imports the backend without TensorFlow's C++ start-up log
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

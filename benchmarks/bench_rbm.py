@@ -52,7 +52,7 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_DBN_QUIET_STARTUP", "1")
 BACKENDS = ("tensorflow", "jax", "torch")
 # The Keras backend is fixed when keras is imported: read --backend first.
 _backend = argparse.ArgumentParser(add_help=False)
@@ -60,6 +60,7 @@ _backend.add_argument("--backend", choices=BACKENDS)
 os.environ["KERAS_BACKEND"] = _backend.parse_known_args(sys.argv[1:])[0].backend or os.environ.get(
     "KERAS_BACKEND", "tensorflow"
 )
+__import__("keras_dbn")  # first: it imports the backend without TensorFlow's C++ start-up log
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

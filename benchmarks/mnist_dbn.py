@@ -36,7 +36,8 @@ import json
 import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_DBN_QUIET_STARTUP", "1")
+__import__("keras_dbn")  # first: it imports the backend without TensorFlow's C++ start-up log
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -44,6 +45,7 @@ import tensorflow as tf  # noqa: E402
 
 from keras_dbn import DBN, viz  # noqa: E402
 from keras_dbn.__main__ import load_data  # noqa: E402
+from keras_dbn.callbacks import EpochProgress  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -128,6 +130,9 @@ def parse_args(argv=None):
         "--judge-epochs", type=int, default=5, help="epochs of the convnet judge (5 reach 99%%)"
     )
     parser.add_argument("--quick", action="store_true", help="10k images, 1+3 epochs: a smoke test")
+    parser.add_argument(
+        "--verbose", action="store_true", help="a line per epoch instead of a bar per stage"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.pretrain_epochs, args.epochs, args.gibbs_steps, args.judge_epochs = 1, 3, 100, 1
@@ -164,7 +169,7 @@ def shifted_batches(x, y, batch_size, seed):
     return dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
 
-def convnet_judge(x_train, y_train, epochs, seed, batch_size=128):
+def convnet_judge(x_train, y_train, epochs, seed, batch_size=128, verbose=False):
     """A small convnet on the raw training images: the independent judge of generated digits.
 
     It trains on images shifted at random by up to 2 pixels (a layer active in training
@@ -193,8 +198,18 @@ def convnet_judge(x_train, y_train, epochs, seed, batch_size=128):
     judge.compile(
         keras.optimizers.Adam(rate), "sparse_categorical_crossentropy", metrics=["accuracy"]
     )
-    judge.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=2)
+    judge.fit(
+        x_train, y_train, epochs=epochs, batch_size=batch_size, **progress(verbose, "Convnet judge")
+    )
     return judge
+
+
+def progress(verbose, title, callbacks=()):
+    """The ``verbose`` and ``callbacks`` of one stage: an `EpochProgress` bar over its epochs
+    under ``title``, or with ``--verbose`` Keras' line per epoch."""
+    if verbose:
+        return {"verbose": 2, "callbacks": list(callbacks)}
+    return {"verbose": 0, "callbacks": [*callbacks, EpochProgress(title)]}
 
 
 def judge_samples(dbn, judge, gibbs_steps, output, per_digit=100):
@@ -270,7 +285,7 @@ def main(argv=None):
             for _ in args.hidden_units[:-1]
         ]
         + [top_optimizer],
-        verbose=2,
+        **progress(args.verbose, lambda rbm: f"Pretraining {rbm.name}: {rbm.units} hidden units"),
     )
     pretrain_time = time.perf_counter() - start
     print(f"Pretraining took {pretrain_time:.0f} s", flush=True)
@@ -281,7 +296,7 @@ def main(argv=None):
             epochs=args.up_down_epochs,
             batch_size=args.batch_size,
             optimizer=keras.optimizers.SGD(args.up_down_learning_rate, momentum=0.9),
-            verbose=2,
+            **progress(args.verbose, "Up-down fine-tuning of the generative model"),
         )
     up_down_time = time.perf_counter() - start - pretrain_time
     print(f"Up-down took {up_down_time:.0f} s", flush=True)
@@ -299,7 +314,7 @@ def main(argv=None):
     )
     validated = len(x_val) > 0
     best = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", patience=args.epochs, restore_best_weights=True, verbose=1
+        monitor="val_accuracy", patience=args.epochs, restore_best_weights=True
     )
     training_data = (
         shifted_batches(x_train, y_train, args.batch_size, args.seed) if args.augment else x_train
@@ -310,8 +325,7 @@ def main(argv=None):
         epochs=args.epochs,
         batch_size=None if args.augment else args.batch_size,
         validation_data=(x_val, y_val) if validated else None,
-        callbacks=[best] if validated else [],
-        verbose=2,
+        **progress(args.verbose, "Fine-tuning by backpropagation", [best] if validated else []),
     )
     train_time = pretrain_time + up_down_time + time.perf_counter() - fine_tuning_start
     viz.plot_history(history, path=os.path.join(args.output, "history.png"))
@@ -324,6 +338,7 @@ def main(argv=None):
         np.concatenate([y_train, y_val]),
         args.judge_epochs,
         args.seed,
+        verbose=args.verbose,
     )
     _, judge_accuracy = judge.evaluate(x_test, y_test, verbose=0)
     results = {

@@ -24,12 +24,14 @@ import json
 import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_DBN_QUIET_STARTUP", "1")
+__import__("keras_dbn")  # first: it imports the backend without TensorFlow's C++ start-up log
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_dbn import RBM, evaluation, viz  # noqa: E402
+from keras_dbn.callbacks import EpochProgress  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -41,6 +43,9 @@ def parse_args(argv=None):
         "--output", default="mnist_rbm_output", help="folder for pictures and results.json"
     )
     parser.add_argument("--units", type=int, default=500)
+    parser.add_argument(
+        "--verbose", action="store_true", help="a line per epoch instead of one progress bar"
+    )
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--cd-k", type=int, default=1, help="Gibbs steps per update")
     parser.add_argument(
@@ -136,8 +141,8 @@ def main(argv=None):
         epochs=args.epochs,
         batch_size=args.batch_size,
         validation_data=x_val if len(x_val) else None,
-        verbose=2,
         shuffle=True,
+        **({"verbose": 2} if args.verbose else {"verbose": 0, "callbacks": [EpochProgress()]}),
     )
     train_time = time.perf_counter() - start
     print(f"Training took {train_time:.0f} s", flush=True)

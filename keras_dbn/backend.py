@@ -16,6 +16,7 @@ True
 
 import contextlib
 import functools
+import warnings
 
 import keras
 from keras import ops
@@ -32,6 +33,15 @@ def require_tensorflow(feature):
         raise ValueError(
             f"{feature} needs the TensorFlow backend (KERAS_BACKEND=tensorflow); "
             f"this process runs Keras on {name()}."
+        )
+
+
+def check_export_format(format):
+    """Raises ``ValueError`` where the backend cannot export ``format`` (SavedModel on PyTorch)."""
+    if format == "tf_saved_model" and name() == "torch":
+        raise ValueError(
+            "Exporting a TF SavedModel needs the TensorFlow or JAX backend; on PyTorch, "
+            "export with format='onnx' (this process runs Keras on torch)."
         )
 
 
@@ -147,16 +157,18 @@ def _stateless(fn, variables, values):
     return outputs, [value if new is None else new for value, new in zip(values, after)]
 
 
-def stateless_step(step, variable_groups, state, data):
+def _stateless_step(step, variable_groups, state, data):
     """Runs a stateful step as JAX's trainer calls it: ``(state, data) -> (logs, new state)``.
 
     Args:
         step: a function of ``data`` that reads and assigns Keras variables.
-        variable_groups: the variables behind each group of ``state`` (trainable,
-            non-trainable, optimizer, metrics for a training step).
+        variable_groups: a function returning the variables behind each group of
+            ``state`` (trainable, non-trainable, optimizer, metrics for a
+            training step).
         state: the values of those groups, as the trainer passes them.
         data: the batch.
     """
+    variable_groups = variable_groups()
     variables = [v for group in variable_groups for v in group]
     logs, values = _stateless(
         lambda: step(data), variables, [value for values in state for value in values]
@@ -166,6 +178,77 @@ def stateless_step(step, variable_groups, state, data):
         new_state.append(values[start : start + len(group)])
         start += len(group)
     return logs, tuple(new_state)
+
+
+def _stateful_step(step, variable_groups, data):
+    """Runs a stateful step as TensorFlow's and PyTorch's trainers call it: ``data -> logs``."""
+    return step(data)
+
+
+def run_step(step, variable_groups, *trainer_args):
+    """Runs a model's stateful training or test step as the backend's trainer calls it.
+
+    JAX's trainer passes ``(state, data)`` and takes ``(logs, new state)``; the
+    others pass ``data`` and take ``logs``. The way is chosen once, at import, as
+    Keras chooses its trainer.
+
+    Args:
+        step: a function of the batch that reads and assigns Keras variables.
+        variable_groups: a function returning the variables behind each group of
+            JAX's state (trainable, non-trainable, optimizer, metrics for a
+            training step); not called elsewhere.
+        *trainer_args: what the trainer passed to ``train_step`` or ``test_step``.
+    """
+    return _STEP_RUNNER(step, variable_groups, *trainer_args)
+
+
+_STEP_RUNNER = _stateless_step if name() == "jax" else _stateful_step
+
+
+def steps_per_execution(requested, distributed, default):
+    """The training steps per traced call that the backend's trainer will run.
+
+    Keras 3 runs one step per call on PyTorch (a request for more is ignored, with
+    a warning) and under a `tf.distribute` strategy; elsewhere ``requested``, or
+    ``default`` when it is None.
+    """
+    if name() == "torch":
+        if requested is not None and requested > 1:
+            warnings.warn(
+                "Keras runs one step per call on PyTorch: "
+                f"steps_per_execution={requested} is ignored.",
+                stacklevel=3,
+            )
+        return 1
+    if requested is None:
+        return 1 if distributed else default
+    return requested
+
+
+def cpu_xla_is_ours_to_choose(model):
+    """Whether ``jit_compile="auto"`` leaves XLA to us: TensorFlow, graph mode, a CPU only,
+    no `tf.distribute` strategy (elsewhere Keras' own choice stands)."""
+    if name() != "tensorflow" or model.run_eagerly:
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU") and not has_strategy(
+        model.distribute_strategy
+    )
+
+
+def epoch_start_recorders(record):
+    """Callbacks that call ``record()`` whenever an epoch may start, where the backend needs them.
+
+    JAX's trainer detaches the variables' values during an epoch, when the next
+    epoch's batches are drawn, so a value that decides them (the optimizer's step
+    count) must be read where they are attached: at the start of training (after
+    `keras.callbacks.BackupAndRestore` restored them) and at each epoch's end.
+    Other backends read it live: no callbacks.
+    """
+    if name() != "jax":
+        return []
+    return [keras.callbacks.LambdaCallback(on_train_begin=record, on_epoch_end=record)]
 
 
 def compiled(fn, variables=(), static_argnums=()):

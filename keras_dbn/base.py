@@ -12,15 +12,12 @@ a known input signature. Subclasses set ``visible`` (the unit type of the input)
 and the property ``n_visible``.
 """
 
-import warnings
-
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from keras_dbn import backend, data, validation
-from keras_dbn.callbacks import DivergenceGuard, StepProgbarLogger
+from keras_dbn.trainer_callbacks import DivergenceGuard, StepProgbarLogger
 
 
 class ReplicaSeedGenerator(keras.random.SeedGenerator):
@@ -40,6 +37,19 @@ class ReplicaSeedGenerator(keras.random.SeedGenerator):
         return seed + ops.stack([replica * 0x61C88647, ops.zeros_like(replica)])
 
 
+def upward_means(layers, x, batch_size=1024):
+    """``x`` carried up through ``layers`` (models whose call gives the upward means).
+
+    Returns:
+        A list of numpy arrays, each layer's output, bottom first.
+    """
+    every = []
+    for layer in layers:
+        x = layer.predict(x, batch_size=batch_size, verbose=0)
+        every.append(x)
+    return every
+
+
 class CheckedModel(keras.Model):
     """A `keras.Model` that checks its array inputs; the base of `RBM` and `DBN`."""
 
@@ -53,7 +63,7 @@ class CheckedModel(keras.Model):
         """The scope of the tf.distribute strategy the model was made in, unless it is current."""
         return backend.strategy_scope(getattr(self, "distribute_strategy", None))
 
-    def _check(self, x, name):
+    def _check_and_build(self, x, name):
         """Validates array data against the input units and builds the model on first sight."""
         x = validation.check_array(x, self.visible, self.n_visible, name)
         if not self.built:
@@ -62,7 +72,7 @@ class CheckedModel(keras.Model):
 
     def __call__(self, inputs, *args, **kwargs):
         if validation.is_array_like(inputs):
-            inputs = self._check(inputs, "input")
+            inputs = self._check_and_build(inputs, "input")
         return super().__call__(inputs, *args, **kwargs)
 
     def _call_unchecked(self, inputs, **kwargs):
@@ -79,8 +89,8 @@ class CheckedModel(keras.Model):
         Arrays are checked now, datasets per batch.
         """
         if validation.is_array_like(x):
-            x = self._check(x, "training data")
-        elif isinstance(x, tf.data.Dataset):
+            x = self._check_and_build(x, "training data")
+        elif validation.is_tf_dataset(x):
             x = validation.check_dataset(x, self.visible, self.n_visible)
             width = validation.feature_width(x)
             if not self.built and width is not None:
@@ -91,12 +101,12 @@ class CheckedModel(keras.Model):
             and validation_data
             and validation.is_array_like(validation_data[0])
         ):
-            checked = self._check(
+            checked = self._check_and_build(
                 validation_data[0], "validation data"
             )  # (x, y) or (x, y, sample_weight)
             kwargs["validation_data"] = (checked,) + tuple(validation_data[1:])
         elif validation.is_array_like(validation_data):
-            kwargs["validation_data"] = self._check(validation_data, "validation data")
+            kwargs["validation_data"] = self._check_and_build(validation_data, "validation data")
         kwargs["callbacks"] = StepProgbarLogger.added_to(
             DivergenceGuard.added_to(kwargs.get("callbacks"))
         )
@@ -109,12 +119,12 @@ class CheckedModel(keras.Model):
 
     def predict(self, x, *args, **kwargs):
         if validation.is_array_like(x):
-            x = self._check(x, "input")
+            x = self._check_and_build(x, "input")
         return super().predict(x, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         if validation.is_array_like(x):
-            x = self._check(x, "evaluation data")
+            x = self._check_and_build(x, "evaluation data")
         kwargs["callbacks"] = StepProgbarLogger.added_to(kwargs.get("callbacks"))
         return super().evaluate(x, y, *args, **kwargs)
 
@@ -130,11 +140,7 @@ class CheckedModel(keras.Model):
         SavedModels from TensorFlow and JAX, ONNX from TensorFlow and PyTorch
         (JAX needs ``jax2onnx``), LiteRT from TensorFlow (docs/backends.md).
         """
-        if format == "tf_saved_model" and backend.name() == "torch":
-            raise ValueError(
-                "Exporting a TF SavedModel needs the TensorFlow or JAX backend; on PyTorch, "
-                "export with format='onnx' (this process runs Keras on torch)."
-            )
+        backend.check_export_format(format)
         if not self.built:
             raise ValueError(f"Build or fit the {type(self).__name__} before exporting it.")
         input_signature = input_signature or [
@@ -178,12 +184,13 @@ class SavesSeedState:
 class UnsupervisedModel(SavesSeedState, CheckedModel):
     """A `CheckedModel` that trains itself without labels: the base of `RBM`.
 
-    Subclasses implement ``contrastive_divergence(batch, update_chains)``, which
+    Subclasses implement ``rule_gradients(batch, update_chains)``, which
     returns ``(gradients of rule_variables(), diagnostics)``, list one metric
     per diagnostic in ``metrics``, and hold their sampler in ``seed_generator``
     and their shuffle seed in ``shuffle_seed``. This class runs the rule in
     ``train_step`` and ``test_step``, streams arrays to ``fit`` and saves the
-    sampler's state with the weights.
+    sampler's state with the weights. Its optimizer is built for
+    ``rule_variables()``, so a checkpoint restores its state before a `fit`.
     """
 
     def _start_fit(self, x):
@@ -198,43 +205,44 @@ class UnsupervisedModel(SavesSeedState, CheckedModel):
             metric.update_state(diagnostics[metric.name])
         return {m.name: m.result() for m in self.metrics}
 
-    def train_step(self, *args):
-        """One step of the learning rule.
+    def rule_gradients(self, batch, update_chains=True):
+        """The learning rule on one batch: ``(gradients of rule_variables(), diagnostics)``.
 
-        JAX's trainer passes ``(state, data)`` and takes ``(logs, state)``.
+        ``update_chains=False`` (evaluation) leaves every sampler's chains where they are.
         """
-        if backend.name() != "jax":
-            return self._train_step(*args)
-        groups = [
+        raise NotImplementedError
+
+    def train_step(self, *args):
+        """One step of the learning rule (as the backend's trainer calls it, `backend.run_step`)."""
+        return backend.run_step(self._train_step, self._training_state, *args)
+
+    def _training_state(self):
+        return [
             self.trainable_variables,
             self.non_trainable_variables,
             self.optimizer.variables,
             self.metrics_variables,
         ]
-        return backend.stateless_step(self._train_step, groups, *args)
 
     def rule_variables(self):
         """The variables the learning rule's gradients are for, in their order."""
         return self.trainable_variables
 
     def _train_step(self, data):
-        gradients, diagnostics = self.contrastive_divergence(self._batch(data))
+        gradients, diagnostics = self.rule_gradients(self._batch(data))
         with backend.no_grad():
             self.optimizer.apply(gradients, self.rule_variables())
         return self._record(diagnostics)
 
     def test_step(self, *args):
-        """The diagnostics of one batch; chains do not advance.
+        """The diagnostics of one batch; chains do not advance."""
+        return backend.run_step(self._test_step, self._test_state, *args)
 
-        Takes ``(state, data)`` on JAX, as `train_step`.
-        """
-        if backend.name() != "jax":
-            return self._test_step(*args)
-        groups = [self.trainable_variables, self.non_trainable_variables, self.metrics_variables]
-        return backend.stateless_step(self._test_step, groups, *args)
+    def _test_state(self):
+        return [self.trainable_variables, self.non_trainable_variables, self.metrics_variables]
 
     def _test_step(self, data):
-        _, diagnostics = self.contrastive_divergence(self._batch(data), update_chains=False)
+        _, diagnostics = self.rule_gradients(self._batch(data), update_chains=False)
         return self._record(diagnostics)
 
     def compile(self, optimizer="rmsprop", steps_per_execution=None, jit_compile="auto", **kwargs):
@@ -251,18 +259,11 @@ class UnsupervisedModel(SavesSeedState, CheckedModel):
         step with XLA once the fit is large enough to repay the compilation
         (`XLA_MIN_WORK`; docs/performance.md).
         """
-        if steps_per_execution is None:
-            distributed = backend.has_strategy(getattr(self, "distribute_strategy", None))
-            steps_per_execution = (
-                1 if distributed or backend.name() == "torch" else STEPS_PER_EXECUTION
-            )
-        elif steps_per_execution > 1 and backend.name() == "torch":
-            warnings.warn(
-                "Keras runs one step per call on PyTorch: "
-                f"steps_per_execution={steps_per_execution} is ignored.",
-                stacklevel=2,
-            )
-            steps_per_execution = 1
+        steps_per_execution = backend.steps_per_execution(
+            steps_per_execution,
+            distributed=backend.has_strategy(getattr(self, "distribute_strategy", None)),
+            default=STEPS_PER_EXECUTION,
+        )
         super().compile(
             optimizer=optimizer,
             steps_per_execution=steps_per_execution,
@@ -273,7 +274,7 @@ class UnsupervisedModel(SavesSeedState, CheckedModel):
         if self._auto_jit_compile:  # settled per fit; a reloaded model settles it again
             self._compile_config.config["jit_compile"] = "auto"
 
-    def _settle_jit_compile(self, rows):
+    def _choose_jit_compile(self, rows):
         """Turns XLA on for a `fit` over ``rows`` rows (all epochs) if ``jit_compile="auto"`` and it
         pays.
 
@@ -283,14 +284,10 @@ class UnsupervisedModel(SavesSeedState, CheckedModel):
         (rows times trainable weights) on use it and smaller ones keep the graph.
         bfloat16 products stay on oneDNN's kernels, which XLA on CPU does not use.
         """
-        if (
-            not getattr(self, "_auto_jit_compile", False)
-            or backend.name() != "tensorflow"
-            or self.run_eagerly
+        if not getattr(self, "_auto_jit_compile", False) or not backend.cpu_xla_is_ours_to_choose(
+            self
         ):
             return
-        if tf.config.list_physical_devices("GPU") or backend.has_strategy(self.distribute_strategy):
-            return  # Keras' own choice
         weights = sum(int(np.prod(v.shape)) for v in self.trainable_variables)
         use_xla = self.compute_dtype == "float32" and rows * weights >= XLA_MIN_WORK
         if use_xla != self.jit_compile:
@@ -301,7 +298,17 @@ class UnsupervisedModel(SavesSeedState, CheckedModel):
         # Keras skips models that override `compile`; this one only changes a default.
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.built:
-            self.optimizer.build(self.trainable_variables)
+            self._build_optimizer()
+
+    def _build_optimizer(self):
+        """Builds the optimizer for `rule_variables` (as its updates find them) if it is not built.
+
+        Keras would build it for ``trainable_variables`` at the start of `fit`, after
+        a checkpoint's optimizer state was to be restored into it.
+        """
+        if self.built and self.optimizer is not None and not self.optimizer.built:
+            with self.strategy_scope():
+                self.optimizer.build(self.rule_variables())
 
     def fit_batches(self, x, batch_size, shuffle=True):
         """The batches `fit` streams from an array, shuffled per epoch
@@ -323,20 +330,8 @@ class UnsupervisedModel(SavesSeedState, CheckedModel):
             int(ops.convert_to_numpy(self.optimizer.iterations)) if recorded is None else recorded
         )
 
-    def _recording_epoch_start_step(self, callbacks):
-        """``callbacks`` plus one recording the step count whenever an epoch may start.
-
-        JAX's trainer detaches the variables' values during an epoch, when the
-        next epoch's batches are drawn; the count is read where they are attached
-        (after `keras.callbacks.BackupAndRestore` restored them).
-        """
-
-        def record(*_):
-            self._epoch_start_step = int(ops.convert_to_numpy(self.optimizer.iterations))
-
-        return list(callbacks) + [
-            keras.callbacks.LambdaCallback(on_train_begin=record, on_epoch_end=record)
-        ]
+    def _record_epoch_start_step(self, *_):
+        self._epoch_start_step = int(ops.convert_to_numpy(self.optimizer.iterations))
 
     def fit(self, x=None, y=None, batch_size=None, shuffle=True, validation_split=0.0, **kwargs):
         """Trains on ``x`` (labels are not used). See `keras.Model.fit`.
@@ -347,7 +342,7 @@ class UnsupervisedModel(SavesSeedState, CheckedModel):
         on the seed and the optimizer's step count: a run resumed by
         `keras.callbacks.BackupAndRestore` continues exactly as an
         uninterrupted one. A run whose metrics or weights become non-finite
-        stops with `keras_dbn.callbacks.TrainingDivergedError` and the weights
+        stops with `keras_dbn.TrainingDivergedError` and the weights
         of the last finite epoch.
         """
         x = self._checked_fit_inputs(x, kwargs)
@@ -356,12 +351,14 @@ class UnsupervisedModel(SavesSeedState, CheckedModel):
             if validation_split:
                 cut = int(len(x) * (1.0 - validation_split))
                 x, kwargs["validation_data"] = x[:cut], x[cut:]
-            self._settle_jit_compile(
+            self._choose_jit_compile(
                 len(x) * (kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0))
             )
             x, batch_size = self.fit_batches(x, batch_size or 32, shuffle=bool(shuffle)), None
-            if backend.name() == "jax":
-                kwargs["callbacks"] = self._recording_epoch_start_step(kwargs["callbacks"])
+            kwargs["callbacks"] = kwargs["callbacks"] + backend.epoch_start_recorders(
+                self._record_epoch_start_step
+            )
+        self._build_optimizer()
         try:  # datasets shuffle themselves (ours does, per epoch)
             return self._guarded_fit(x, None, batch_size=batch_size, shuffle=False, **kwargs)
         finally:

@@ -1,21 +1,25 @@
-"""Input pipelines for unsupervised training: shuffled, streamed, resumable batches."""
+"""Input pipelines for unsupervised training: shuffled, streamed, resumable batches.
 
+On TensorFlow, `array_batches` builds a `tf.data` pipeline; on JAX and PyTorch it
+returns an `ArrayBatches` (a `keras.utils.PyDataset`) with the same guarantees, so
+those backends never import TensorFlow to train from arrays.
+"""
+
+import keras
 import numpy as np
-import tensorflow as tf
 
 # Rows per contiguous block read from a memory map (rounded to whole batches).
 _BLOCK_ROWS = 16384
 
 
 def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
-    """A `tf.data.Dataset` of batches of rows of ``x``, shuffled per epoch.
+    """Batches of rows of ``x``, shuffled per epoch.
 
     The shuffled order of an epoch is a function of ``(seed, epoch_key())``
     alone, read when the epoch starts: with ``epoch_key`` returning the
     optimizer's step count, a run resumed from a checkpoint (e.g.
     `keras.callbacks.BackupAndRestore`) sees the same batches as an
-    uninterrupted one. The permutations are drawn in the graph from that
-    stateless seed.
+    uninterrupted one.
 
     An in-memory array is shuffled row by row. A `numpy.memmap` streams from
     disk in contiguous blocks of about 16k rows, read in a shuffled block order
@@ -23,10 +27,14 @@ def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
     a time and the disk is read sequentially (random row access would make the
     OS read each page many times over).
 
-    The pipeline uses no ``Dataset.from_generator``: running one makes
+    On the TensorFlow backend the result is a `tf.data.Dataset` whose
+    permutations are drawn in the graph from that stateless seed. The
+    pipeline uses no ``Dataset.from_generator``: running one makes
     TensorFlow set glibc's ``M_TRIM_THRESHOLD``, which freezes malloc's mmap
     threshold for the whole process, and every batch-sized buffer is then
-    mapped and unmapped at each step (docs/performance.md).
+    mapped and unmapped at each step (docs/performance.md). On JAX and
+    PyTorch it is an `ArrayBatches`, which imports no TensorFlow; the two
+    draw different permutations from the same seed.
 
     Args:
         x: array ``(n_samples, n_features)`` (numpy array or memory map).
@@ -37,16 +45,155 @@ def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
             None means the shuffle is the same every epoch.
 
     Returns:
-        A `tf.data.Dataset` of float32 batches ``(batch, n_features)``.
+        Float32 batches ``(batch, n_features)``, the last one partial if
+        ``batch_size`` does not divide the row count: a `tf.data.Dataset` on
+        TensorFlow, an `ArrayBatches` on the other backends.
 
     Example:
 
     >>> import numpy as np
     >>> from keras_dbn.data import array_batches
     >>> batches = array_batches(np.arange(10.0).reshape(5, 2), 2, shuffle=False)
-    >>> [b.shape[0] for b in batches.as_numpy_iterator()]
+    >>> [int(b.shape[0]) for b in batches]
     [2, 2, 1]
     """
+    if keras.backend.backend() == "tensorflow":
+        return _tf_array_batches(x, batch_size, shuffle, seed, epoch_key)
+    return ArrayBatches(x, batch_size, shuffle=shuffle, seed=seed, epoch_key=epoch_key)
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Shuffled float32 batches of an array's rows, as a `keras.utils.PyDataset`.
+
+    What `array_batches` returns on JAX and PyTorch; it needs no TensorFlow and
+    works on every backend. Batch ``i`` is ``self[i]``; ``len(self)`` is the
+    number of batches, the last one partial when ``batch_size`` does not divide
+    the row count.
+
+    The order of an epoch is drawn with ``numpy.random.default_rng([seed, key])``,
+    ``key = epoch_key()`` read when the epoch's first batch (index 0) is
+    requested. With Keras' default of one worker and no multiprocessing, and
+    ``fit(..., shuffle=False)`` (else `fit` shuffles the batch indices), Keras
+    requests the batches in order from the training thread, so each epoch's
+    order depends only on the seed and the key at its start (with the
+    optimizer's step count as the key, `keras.callbacks.BackupAndRestore`
+    resumes exactly).
+
+    A `numpy.memmap` is read in contiguous blocks of about 16k rows (whole
+    batches), in a shuffled block order, each block shuffled in memory; only
+    the current block is held. Each batch comes from one block; the partial
+    batch, if any, ends the file's last block, wherever that block falls in the
+    epoch. An in-memory array is shuffled row by row.
+
+    Args:
+        x: array ``(n_samples, n_features)`` (numpy array or memory map).
+        batch_size: rows per batch.
+        shuffle: shuffle the rows each epoch; ``False`` keeps the row order.
+        seed: integer seed of the shuffles.
+        epoch_key: callable returning an integer that changes between epochs;
+            None means the shuffle is the same every epoch.
+        **kwargs: `keras.utils.PyDataset`'s ``workers``,
+            ``use_multiprocessing`` and ``max_queue_size``. Leave them at their
+            defaults: with parallel workers, index 0 may be read after other
+            batches and ``epoch_key`` from another thread.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_dbn.data import ArrayBatches
+    >>> batches = ArrayBatches(np.arange(10.0).reshape(5, 2), 2, shuffle=False)
+    >>> len(batches), batches[2]
+    (3, array([[8., 9.]], dtype=float32))
+    """
+
+    def __init__(self, x, batch_size, shuffle=True, seed=0, epoch_key=None, **kwargs):
+        super().__init__(**kwargs)
+        self._memmap = isinstance(x, np.memmap)
+        self.x = x if self._memmap else np.asarray(x)
+        if self.x.ndim != 2:
+            raise ValueError(f"Expected an array (n_samples, n_features), got shape {x.shape}.")
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise ValueError(f"`batch_size` must be >= 1, got {batch_size!r}.")
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.epoch_key = epoch_key
+        self._transforms = ()
+        n = len(self.x)
+        if self._memmap:
+            self.block_rows = max(1, _BLOCK_ROWS // self.batch_size) * self.batch_size
+        else:
+            self.block_rows = max(n, 1)  # one block: the whole array
+        self._starts = np.arange(0, n, self.block_rows)
+        sizes = np.minimum(self.block_rows, n - self._starts)
+        self._block_batches = -(-sizes // self.batch_size)
+        self._order = None  # (block order, first batch of each block in it)
+        self._block = None  # (block index, its rows as float32, their order)
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"Batch {index} of {len(self)}.")
+        if index == 0 or self._order is None:
+            self._start_epoch()
+        blocks, first_batch = self._order
+        position = int(np.searchsorted(first_batch, index, side="right")) - 1
+        rows, order = self._rows(int(blocks[position]))
+        start = (index - int(first_batch[position])) * self.batch_size
+        stop = start + self.batch_size
+        batch = rows[start:stop] if order is None else rows[order[start:stop]]
+        if not self._memmap:
+            batch = batch.astype(np.float32, copy=False)
+        for fn in self._transforms:
+            batch = fn(batch)
+        return batch
+
+    def _key(self):
+        return 0 if self.epoch_key is None else int(self.epoch_key())
+
+    def _start_epoch(self):
+        """Reads the epoch key and draws the block order."""
+        self._seed_pair = [self.seed, self._key()]
+        blocks = np.arange(len(self._starts))
+        if self.shuffle:
+            blocks = np.random.default_rng(self._seed_pair).permutation(blocks)
+        first_batch = np.concatenate([[0], np.cumsum(self._block_batches[blocks])[:-1]])
+        self._order = (blocks, first_batch)
+        self._block = None
+
+    def _rows(self, block):
+        """Block ``block``'s rows and the order they are served in (None: as they are)."""
+        if self._block is None or self._block[0] != block:
+            start = int(self._starts[block])
+            rows = self.x[start : start + self.block_rows]
+            if self._memmap:  # one contiguous read, cast once
+                rows = np.array(rows, dtype=np.float32)
+            order = None
+            if self.shuffle:  # an array's one block is shuffled by (seed, key) alone
+                seed = self._seed_pair + [block] if self._memmap else self._seed_pair
+                order = np.random.default_rng(seed).permutation(len(rows))
+            self._block = (block, rows, order)
+        return self._block[1], self._block[2]
+
+    def on_epoch_end(self):
+        """Drops the block in memory; the next epoch's order is drawn at its first batch."""
+        self._block = None
+
+    def map(self, fn):
+        """A copy whose batches are ``fn(batch)`` (as `tf.data.Dataset.map` for one tensor)."""
+        mapped = type(self).__new__(type(self))
+        mapped.__dict__.update(self.__dict__)
+        mapped._transforms = self._transforms + (fn,)
+        mapped._order = mapped._block = None
+        return mapped
+
+
+def _tf_array_batches(x, batch_size, shuffle, seed, epoch_key):
+    """`array_batches` on TensorFlow: a `tf.data` pipeline, the permutations drawn in the graph."""
+    import tensorflow as tf
+
     n, width = x.shape
     key = (lambda: np.int64(0)) if epoch_key is None else (lambda: np.int64(epoch_key()))
     # One element per epoch, computed when the epoch's iterator starts.
@@ -92,10 +239,14 @@ def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
 
 
 def _read_key(key):
+    import tensorflow as tf
+
     return tf.reshape(tf.numpy_function(key, [], tf.int64, stateful=True), ())
 
 
 def _fold(seed_pair, data):
+    import tensorflow as tf
+
     return tf.random.experimental.stateless_fold_in(seed_pair, tf.cast(data, tf.int32))
 
 
@@ -104,6 +255,8 @@ def _split(rows, batch_size):
 
     Reshaping beats ``Dataset.batch`` by far (as in Keras's own adapter).
     """
+    import tensorflow as tf
+
     full = tf.shape(rows)[0] // batch_size * batch_size
     batches = tf.data.Dataset.from_tensor_slices(
         tf.reshape(rows[:full], tf.concat([[-1, batch_size], tf.shape(rows)[1:]], 0))

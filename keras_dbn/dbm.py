@@ -22,7 +22,13 @@ from keras import ops
 
 from keras_dbn import backend, pretraining, validation
 from keras_dbn import units as units_lib
-from keras_dbn.base import CheckedModel, ReplicaSeedGenerator, SavesSeedState, UnsupervisedModel
+from keras_dbn.base import (
+    CheckedModel,
+    ReplicaSeedGenerator,
+    SavesSeedState,
+    UnsupervisedModel,
+    upward_means,
+)
 from keras_dbn.rbm import RBM
 
 # Rows per batch of `DBM.posterior`.
@@ -336,7 +342,7 @@ class DBM(SavesSeedState, CheckedModel):
         Returns:
             A list of numpy arrays ``(n_samples, hidden_units[l])``, bottom first.
         """
-        x = self._check(x, "input")
+        x = self._check_and_build(x, "input")
         if not hasattr(self, "_posterior_fn"):
             self._posterior_fn = backend.compiled(self._mean_field, self.variables)
         batches = [
@@ -437,7 +443,7 @@ class DBM(SavesSeedState, CheckedModel):
         Returns:
             The list of `keras.callbacks.History` objects, one per RBM.
         """
-        x = self._check(x, "training data")
+        x = self._check_and_build(x, "training data")
         depth = len(self.hidden_units)
         if depth > 1 and self.visible != units_lib.Bernoulli():
             raise ValueError(
@@ -453,9 +459,7 @@ class DBM(SavesSeedState, CheckedModel):
 
         def layer_input(i):
             if i > 0:
-                inputs.append(
-                    rbms[i - 1].predict(inputs[-1], batch_size=max(batch_size, 1024), verbose=0)
-                )
+                inputs.append(upward_means(rbms[i - 1 : i], inputs[-1], max(batch_size, 1024))[0])
             return inputs[i]
 
         histories = pretraining.pretrain_greedily(
@@ -553,7 +557,7 @@ class DBM(SavesSeedState, CheckedModel):
             A `keras.callbacks.History` of ``reconstruction_error``: the data
             against ``E[v | q(h_1)]``.
         """
-        x = self._check(x, "training data")
+        x = self._check_and_build(x, "training data")
         optimizer = pretraining.fresh_optimizer(optimizer, default=default_optimizer)
         with self.strategy_scope():
             trainer = VariationalLearning(self, dtype=self.dtype_policy, name="variational")
@@ -698,5 +702,3 @@ class VariationalLearning(UnsupervisedModel):
             ops.square(ops.cast(batch, "float32") - ops.cast(reconstruction, "float32"))
         )
         return [g / replicas for g in gradients], {"reconstruction_error": error}
-
-    contrastive_divergence = rule_gradients

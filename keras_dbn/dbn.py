@@ -1,29 +1,20 @@
 """The Deep Belief Network: a stack of RBMs pretrained greedily, then fine-tuned as one model."""
 
-import json
-import os
-import shutil
 import warnings
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from keras_dbn import backend, validation
+from keras_dbn import backend, pretraining, validation
 from keras_dbn import units as units_lib
-from keras_dbn.base import CheckedModel
+from keras_dbn.base import CheckedModel, upward_means
+from keras_dbn.generative import GenerativeModel, with_labels
 from keras_dbn.rbm import RBM
-from keras_dbn.up_down import UpDown
 
 # Persistent chains of each PCD RBM in a DBN
 # (fixed, so a saved DBN's chains fit the RBMs it rebuilds).
 PERSISTENT_CHAINS = 100
-
-
-def default_pretrain_optimizer():
-    """SGD with momentum 0.9 and learning rate 0.1 (Hinton's guide, sections 4 and 9)."""
-    return keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
 
 
 @keras.saving.register_keras_serializable(package="keras_dbn")
@@ -67,14 +58,15 @@ class DBN(CheckedModel):
             runs `pretrain` for this many epochs first (lets a plain
             ``build(hp)`` function hand a DBN to any keras-tuner tuner).
         seed: seed of the RBMs' samplers (RBM ``i`` gets ``seed + i``).
-        untied: keep a separate generative model (`generative`: the top RBM, with
-            the label units when ``output_units >= 2``, and a copy of each lower
-            RBM with recognition weights of its own, ``RBM(untied=True)``) that
-            `generate` and `predict_generative` use, `fit_generative` trains by
-            the up-down algorithm and `fit` leaves alone, as Hinton, Osindero &
-            Teh untie the recognition and generative weights. False ties them
-            (files saved by keras-dbn 0.1, which had no generative model, load
-            this way).
+        untied: keep a separate generative model
+            (`keras_dbn.generative.GenerativeModel`, in `generative_model`; its
+            layers, bottom first, in `generative`: a copy of each lower RBM with
+            recognition weights of its own, then the top RBM, with the label
+            units when ``output_units >= 2``) that `generate` and
+            `predict_generative` use, `fit_generative` trains by the up-down
+            algorithm and `fit` leaves alone, as Hinton, Osindero & Teh untie
+            the recognition and generative weights. False ties them (files saved
+            by keras-dbn 0.1, which had no generative model, load this way).
         **kwargs: `keras.Model` arguments (``name``, ``dtype``...).
 
     Example:
@@ -132,19 +124,21 @@ class DBN(CheckedModel):
         self.seed = seed
         self.visible = units_lib.get(visible)
         self.hidden = [
-            units_lib.get(h) for h in _per_layer(hidden, len(self.hidden_units), "hidden")
+            units_lib.get(h)
+            for h in pretraining.per_layer(hidden, len(self.hidden_units), "hidden")
         ]
         self.cd_k = validation.check_positive_int(cd_k, "cd_k")
         self.persistent = validation.check_choice(persistent, (False, True, "top"), "persistent")
         self.untied = bool(untied)
         self._policy = kwargs.get("dtype")
         top = len(self.hidden_units) - 1
-        pcd = [
-            self.persistent is True or (i == top and self.persistent == "top")
+        self.rbms = [
+            self._rbm(i, self.persistent is True or (i == top and self.persistent == "top"))
             for i in range(top + 1)
         ]
-        self.rbms = [self._rbm(i, f"rbm_{i}", persistent=pcd[i]) for i in range(top + 1)]
-        self.generative = []  # made in `build`, once the width of the top RBM's input is known
+        # The generative model's layers, made in `build` once the input width is known
+        # (a list attribute: the weight paths ``generative/rbm...`` of saved files).
+        self.generative = []
         self.dropouts = [keras.layers.Dropout(self.dropout, dtype=self._policy) for _ in self.rbms]
         self.input_dropout_layer = keras.layers.Dropout(self.input_dropout, dtype=self._policy)
         self.head = None
@@ -156,46 +150,23 @@ class DBN(CheckedModel):
                 name="head",
             )
 
-    def _rbm(self, i, name, visible=None, persistent=False, untied=False):
+    def _rbm(self, i, persistent):
         return RBM(
             self.hidden_units[i],
-            visible=visible or ([self.visible] + self.hidden)[i],
+            visible=([self.visible] + self.hidden)[i],
             hidden=self.hidden[i],
             cd_k=self.cd_k,
             persistent=persistent,
             num_chains=PERSISTENT_CHAINS if persistent else None,
             seed=None if self.seed is None else self.seed + i,
-            untied=untied,
             dtype=self._policy,
-            name=name,
+            name=f"rbm_{i}",
         )
 
     @property
     def label_units(self):
         """Number of label units in the top RBM of the generative model (0 if none)."""
         return self.output_units if self.untied and (self.output_units or 0) >= 2 else 0
-
-    def _build_generative_model(self, n_visible):
-        """Untied copies of the lower RBMs, then the top RBM over ``[features, label]``."""
-        top = len(self.rbms) - 1
-        self.generative = [self._rbm(i, f"generative_{i}", untied=True) for i in range(top)]
-        features = ([self.visible] + self.hidden)[top]
-        visible = features
-        if self.label_units:
-            width = ([n_visible] + self.hidden_units)[top]
-            visible = units_lib.Joint(
-                [(features, width), (units_lib.Softmax(self.label_units), self.label_units)]
-            )
-        self.generative.append(
-            self._rbm(top, "top_memory", visible=visible, persistent=bool(self.persistent))
-        )
-        widths = [n_visible] + self.hidden_units[:-1]
-        widths[-1] += self.label_units
-        for rbm, width in zip(self.generative, widths):
-            rbm.build((None, width))
-            rbm.trainable = (
-                False  # pretraining and fit_generative train it; fine-tuning leaves it alone
-            )
 
     def build(self, input_shape):
         # Variables belong to the strategy the model was created under, also when
@@ -209,7 +180,11 @@ class DBN(CheckedModel):
             if self.head is not None and not self.head.built:
                 self.head.build(shape)
             if self.untied and not self.generative:
-                self._build_generative_model(input_shape[-1])
+                model = GenerativeModel.from_pretrained(
+                    self.rbms, self.label_units, dtype=self._policy, name="generative_model"
+                )
+                self.generative = list(model)
+                self.generative_model = model
             # 1 once `pretrain` has run; saved with the weights so a reloaded DBN
             # with `pretrain_epochs` is not pretrained again over its fine-tuning.
             self.pretrained = self.add_weight(
@@ -250,14 +225,15 @@ class DBN(CheckedModel):
         For an in-memory array these are computed batch-wise once per layer
         (one layer's features in memory at a time); for a `numpy.memmap` or a
         `tf.data.Dataset` they are streamed through the lower RBMs batch by
-        batch, so data larger than memory train.
+        batch, so data larger than memory train (TensorFlow only).
 
         A `keras.callbacks.BackupAndRestore` among ``callbacks`` makes
         pretraining resumable per layer: each RBM backs up under
         ``backup_dir/<rbm name>/``, finished layers are kept there, and a
         restarted run skips them and resumes the interrupted layer at the epoch
         where it stopped. The backup folder is removed when pretraining ends
-        (unless the callback has ``delete_checkpoint=False``).
+        (unless the callback has ``delete_checkpoint=False``). See
+        `keras_dbn.pretraining.pretrain_greedily`.
 
         Args:
             x: training data, an array ``(n_samples, n_features)`` or a dataset.
@@ -266,62 +242,37 @@ class DBN(CheckedModel):
             epochs: epochs per RBM (an int, or one per RBM).
             batch_size: mini-batch size (arrays only).
             optimizer: None (SGD, learning rate 0.1, momentum 0.9), an optimizer
-                (instance, name or config) cloned for each RBM, or a list with one
-                per RBM.
+                (instance, name or config) copied for each RBM with all its
+                settings, or a list with one per RBM.
             callbacks: Keras callbacks passed to each RBM's `fit`.
             verbose: Keras verbosity; each RBM shows its own progress bar.
 
         Returns:
             The list of `keras.callbacks.History` objects, one per RBM.
         """
-        is_dataset = isinstance(x, tf.data.Dataset)
+        is_dataset = validation.is_tf_dataset(x)
         if (is_dataset or isinstance(x, np.memmap)) and len(self.rbms) > 1:
             backend.require_tensorflow(
                 "Pretraining on a memory map or tf.data.Dataset (streamed through the lower RBMs)"
             )
         if not is_dataset:
-            x = self._check(x, "training data")
+            x = self._check_and_build(x, "training data")
         labels = None if y is None else self._one_hot_labels(x, y)
-        epochs_per_layer = _per_layer(epochs, len(self.rbms), "epochs")
-        optimizers = [
-            _fresh_optimizer(o) for o in _per_layer(optimizer, len(self.rbms), "optimizer")
-        ]
-        callbacks = list(callbacks or [])
-        backups = [c for c in callbacks if isinstance(c, keras.callbacks.BackupAndRestore)]
-        others = [c for c in callbacks if c not in backups]
         if not self.built:
-            self.build((None, validation.feature_width(x) if is_dataset else x.shape[1]))
+            self.build((None, validation.feature_width(x)))
         trainees = self.rbms[:-1] + [self.generative[-1] if self.label_units else self.rbms[-1]]
-        histories, features = [], x
-        for i, (rbm, layer_epochs) in enumerate(zip(trainees, epochs_per_layer)):
-            rbm.trainable = True
-            rbm.compile(optimizer=optimizers[i])
-            if i > 0:
-                features = self._layer_input(x, features, i, batch_size, rbm)
-            if rbm.n_visible != self.rbms[i].n_visible:  # the label units of the top RBM
-                features = self._with_labels(features, labels)
-            layer_dirs = [os.path.join(b.backup_dir, rbm.name) for b in backups]
-            history = _completed_layer(rbm, layer_dirs)
-            if verbose:
-                done = " (finished earlier, restored from its backup)" if history else ""
-                print(f"Pretraining RBM {i + 1}/{len(self.rbms)}: {rbm.units} hidden units{done}")
-            if history is None:
-                fit_options = dict(
-                    epochs=layer_epochs,
-                    batch_size=None if is_dataset else batch_size,
-                    verbose=verbose,
-                )
-                history = _fit_resumably(
-                    rbm, features, zip(backups, layer_dirs), others, **fit_options
-                )
-            rbm.trainable = rbm not in self.generative
-            histories.append(history)
+        histories = pretraining.pretrain_greedily(
+            trainees,
+            self._layer_inputs(x, labels, batch_size, trainees),
+            epochs,
+            optimizer,
+            batch_size=None if is_dataset else batch_size,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
         if self.untied:
             self._untie(labelled=labels is not None)
         self.pretrained.assign(1)
-        for backup in backups:
-            if backup.delete_checkpoint:
-                shutil.rmtree(backup.backup_dir, ignore_errors=True)
         return histories
 
     def _one_hot_labels(self, x, y):
@@ -335,66 +286,35 @@ class DBN(CheckedModel):
                 "pretrain(y=...) takes `x` as an in-memory numpy array "
                 "(not a memory map or dataset)."
             )
-        return self._one_hot(y, len(x), "y")
+        return self.generative_model.one_hot(y, len(x), "y")
 
-    def _one_hot(self, labels, num_samples, name="labels"):
-        """Checked class labels as one-hot rows of the top RBM's label units."""
-        return np.eye(self.label_units, dtype="float32")[
-            validation.check_labels(labels, self.label_units, num_samples, name)
-        ]
+    def _layer_inputs(self, x, labels, batch_size, trainees):
+        """``layer_input(i)`` for `pretraining.pretrain_greedily`: RBM ``i``'s training data,
+        the upward means of the RBMs under it (joined to the labels for a labelled top RBM)."""
+        below = [x]  # the last layer's input, kept for the next one (arrays)
 
-    def _with_labels(self, features, labels):
-        """``[features, one-hot label]``; without labels the label units see the uniform 1/K."""
-        if labels is not None:
-            return np.concatenate([features, labels], axis=1)
+        def layer_input(i):
+            if i > 0 and isinstance(x, np.ndarray) and not isinstance(x, np.memmap):
+                below[0] = upward_means(self.rbms[i - 1 : i], below[0], max(batch_size, 1024))[-1]
+            elif i > 0:
+                below[0] = pretraining.streamed_upward(self.rbms[:i], x, batch_size, trainees[i])
+            if i == len(self.rbms) - 1 and self.label_units:
+                return with_labels(below[0], labels, self.label_units)
+            return below[0]
 
-        def uniform(batch):
-            return tf.fill((tf.shape(batch)[0], self.label_units), 1.0 / self.label_units)
-
-        if isinstance(features, tf.data.Dataset):
-            return features.map(
-                lambda batch: tf.concat([batch, tf.cast(uniform(batch), batch.dtype)], axis=1)
-            )
-        return np.concatenate(
-            [
-                features,
-                np.full((len(features), self.label_units), 1.0 / self.label_units, "float32"),
-            ],
-            1,
-        )
+        return layer_input
 
     def _untie(self, labelled):
-        """Copies the pretrained weights into the generative model (and, from a top RBM with
-        labels, into the recognition path's top RBM)."""
-        top = self.generative[-1]
-        # Copies (ops.copy): on JAX two variables must not share one buffer.
-        for rbm, copy in zip(self.rbms, self.generative):
-            if copy is not top or not self.label_units:
-                for name in ("kernel", "hidden_bias", "visible_bias"):
-                    getattr(copy, name).assign(ops.copy(getattr(rbm, name)))
-                if copy is not top:
-                    copy.tie()
+        """Copies the pretrained weights into the generative model; from a labelled top RBM,
+        copies its feature rows back into the recognition path's top RBM."""
+        self.generative_model.copy_from(self.rbms)
         if self.label_units:
-            width = self.rbms[-1].n_visible
+            top, width = self.generative[-1], self.rbms[-1].n_visible
+            # Copies (ops.copy): on JAX two variables must not share one buffer.
             self.rbms[-1].kernel.assign(ops.copy(top.kernel[:width]))
             self.rbms[-1].hidden_bias.assign(ops.copy(top.hidden_bias))
             self.rbms[-1].visible_bias.assign(ops.copy(top.visible_bias[:width]))
         self.labelled.assign(int(labelled))
-
-    def _layer_input(self, x, below, i, batch_size, trainee):
-        """The training data of RBM ``i``: upward means of the RBMs under it."""
-        lower = self.rbms[:i]
-
-        def upward(batch):
-            for layer in lower:
-                batch = layer(batch)
-            return batch
-
-        if isinstance(x, tf.data.Dataset):
-            return x.map(lambda *batch: upward(batch[0]))
-        if isinstance(x, np.memmap):
-            return trainee.fit_batches(x, batch_size).map(upward)
-        return lower[-1].predict(below, batch_size=max(batch_size, 1024), verbose=0)
 
     def fit_generative(
         self, x, y=None, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"
@@ -406,9 +326,10 @@ class DBN(CheckedModel):
         (with the labels clamped in its positive phase) and comes down from
         the top RBM's negative states; the generative weights learn from the
         way up and the recognition weights from the way down
-        (`keras_dbn.up_down.UpDown`). Only `generative` changes, so it runs
-        before or after fine-tuning with `fit`, and `generate` and
-        `predict_generative` use its result.
+        (`keras_dbn.generative.GenerativeModel`). Only `generative` changes, so
+        it runs before or after fine-tuning with `fit`, and `generate` and
+        `predict_generative` use its result. A `keras.callbacks.BackupAndRestore`
+        among ``callbacks`` makes a killed run resume exactly.
 
         Args:
             x: training data, an array ``(n_samples, n_features)``.
@@ -417,9 +338,10 @@ class DBN(CheckedModel):
             epochs: epochs of up-down.
             batch_size: mini-batch size.
             optimizer: None (SGD, learning rate 0.01, momentum 0.9), or an
-                optimizer (instance, name or config). For long runs, decay its
-                rate: on MNIST a constant rate left the unconditional chains in
-                one or two digits, and 200 epochs at 0.005 decayed by a
+                optimizer (instance, name or config), copied with all its
+                settings. For long runs, decay its rate: on MNIST a constant
+                rate left the unconditional chains in one or two digits, and 200
+                epochs at 0.005 decayed by a
                 `keras.optimizers.schedules.CosineDecay` to 1% balanced them
                 (docs/results.md).
             callbacks: Keras callbacks.
@@ -447,38 +369,24 @@ class DBN(CheckedModel):
                 "fit_generative needs a DBN with a generative model (untied=True), "
                 "pretrained first."
             )
-        x = self._check(x, "training data")
-        labelled = self.label_units and int(ops.convert_to_numpy(self.labelled))
+        x = self._check_and_build(x, "training data")
+        labelled = self._is_labelled()
         if labelled and y is None:
             raise ValueError(
                 "This DBN was pretrained with labels: fit_generative needs them too (y)."
             )
         if y is not None and not labelled:
             self._require_labelled("fit_generative")
-        rows = (
-            self._with_labels(x, self._one_hot(y, len(x), "y") if labelled else None)
-            if self.label_units
-            else x
-        )
-        optimizer = (
-            keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
-            if optimizer is None
-            else _fresh_optimizer(optimizer)
-        )
-        with self.strategy_scope():
-            trainer = UpDown(
-                self.generative, label_units=self.label_units, dtype=self._policy, name="up_down"
+        labels = self.generative_model.one_hot(y, len(x), "y") if labelled else None
+        rows = with_labels(x, labels, self.label_units) if self.label_units else x
+        self.generative_model.compile(
+            optimizer=pretraining.fresh_optimizer(
+                optimizer, default=lambda: keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
             )
-        for layer in self.generative:
-            layer.trainable = True
-        try:
-            trainer.compile(optimizer=optimizer)
-            return trainer.fit(
-                rows, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose
-            )
-        finally:
-            for layer in self.generative:
-                layer.trainable = False
+        )
+        return self.generative_model.fit(
+            rows, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose
+        )
 
     # ------------------------------------------------------------ fine-tuning
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
@@ -522,27 +430,17 @@ class DBN(CheckedModel):
         Returns:
             A numpy array ``(n_samples, hidden_units[layer])``, or a list of them.
         """
-        features = self._check(x, "input")
+        x = self._check_and_build(x, "input")
         last = len(self.rbms) - 1 if layer is None else range(len(self.rbms))[layer]
-        every = []
-        for rbm in self.rbms[: last + 1]:
-            features = rbm.predict(features, batch_size=batch_size, verbose=0)
-            every.append(features)
-        return every if layer is None else features
+        every = upward_means(self.rbms[: last + 1], x, batch_size)
+        return every if layer is None else every[-1]
 
     def generate(self, num_samples, labels=None, gibbs_steps=1000, mean=True):
         """Samples from the generative model: Gibbs in the top RBM, then one pass down.
 
-        The top RBM's chains run ``gibbs_steps`` steps; their feature units are
-        then propagated down through the lower layers' ``p(v | h)``, sampling
-        intermediate layers (Hinton, Osindero & Teh, 2006). With ``untied``
-        (the default) these are the generative weights, which fine-tuning
-        leaves alone.
-
-        With ``labels``, the top RBM's label units are clamped to each sample's
-        class and its chains start with every feature unit off: the first
-        hidden state comes from the label alone. Without, the label units are
-        sampled with the rest and the chains start from ``p(v | h = 0)``.
+        See `keras_dbn.generative.GenerativeModel.generate`. With ``untied``
+        (the default) the pass down takes the generative weights, which
+        fine-tuning leaves alone; a tied DBN samples its own RBMs.
 
         Args:
             num_samples: number of samples.
@@ -566,40 +464,10 @@ class DBN(CheckedModel):
         """
         if not self.built:
             raise ValueError("Build or pretrain the DBN before generating from it.")
-        *below, top = self.generative or self.rbms
-        if labels is None:
-            v = top.sample(num_samples, gibbs_steps=gibbs_steps, mean=not below and mean)
-        else:
+        if labels is not None:
             self._require_labelled("generate")
-            label_part = self._one_hot(
-                labels, validation.check_positive_int(num_samples, "num_samples")
-            )
-            initial = np.concatenate(
-                [
-                    np.zeros((len(label_part), top.n_visible - self.label_units), "float32"),
-                    label_part,
-                ],
-                1,
-            )
-            clamp = np.arange(top.n_visible) >= top.n_visible - self.label_units
-            v = top.sample(
-                len(initial),
-                gibbs_steps=gibbs_steps,
-                initial=initial,
-                mean=not below and mean,
-                clamp=clamp,
-            )
-        h = v[:, : top.n_visible - self.label_units]
-        for rbm in reversed(below):
-            h = ops.convert_to_numpy(rbm.sample_visible(h, mean=mean and rbm is below[0]))
-        return h
-
-    def _require_labelled(self, purpose):
-        if not self.label_units or not int(ops.convert_to_numpy(self.labelled)):
-            raise ValueError(
-                f"{purpose} with labels needs a DBN pretrained with labels: "
-                "dbn.pretrain(x, y=labels)."
-            )
+        model = self.generative_model if self.untied else GenerativeModel(self.rbms)
+        return model.generate(num_samples, labels=labels, gibbs_steps=gibbs_steps, mean=mean)
 
     def predict_generative(self, x, batch_size=1024):
         """Classifies by the generative model: the label of lowest free energy in the top RBM.
@@ -610,32 +478,34 @@ class DBN(CheckedModel):
         ``[features, label]`` for every label, and the label whose free energy
         is lowest wins (Hinton, Osindero & Teh, 2006, section 6).
 
-        Args:
-            x: data, shape ``(n_samples, n_features)``.
-            batch_size: rows per batch.
-
         Returns:
             An int64 numpy array ``(n_samples,)`` of classes.
         """
         self._require_labelled("predict_generative")
-        *below, top = self.generative
-        features = self._check(x, "input")
-        for rbm in below:
-            features = rbm.predict(features, batch_size=batch_size, verbose=0)
-        energies = []
-        for label in np.eye(self.label_units, dtype="float32"):
-            joint = np.concatenate(
-                [features, np.broadcast_to(label, (len(features), self.label_units))], axis=1
+        return self.generative_model.predict_labels(x, batch_size)
+
+    def predict_generative_proba(self, x, batch_size=1024):
+        """The generative model's label probabilities, ``softmax(-F(features, label))``.
+
+        The distribution over labels that the top RBM gives each input (its
+        free energies ``F`` as in `predict_generative`, whose class is the
+        argmax), as `predict` gives the fine-tuned network's.
+
+        Returns:
+            A float32 numpy array ``(n_samples, output_units)``; rows sum to 1.
+        """
+        self._require_labelled("predict_generative_proba")
+        return self.generative_model.predict_proba(x, batch_size)
+
+    def _is_labelled(self):
+        return bool(self.label_units) and bool(int(ops.convert_to_numpy(self.labelled)))
+
+    def _require_labelled(self, purpose):
+        if not self._is_labelled():
+            raise ValueError(
+                f"{purpose} with labels needs a DBN pretrained with labels: "
+                "dbn.pretrain(x, y=labels)."
             )
-            energies.append(
-                np.concatenate(
-                    [
-                        ops.convert_to_numpy(top.free_energy(joint[i : i + batch_size]))
-                        for i in range(0, len(joint), batch_size)
-                    ]
-                )
-            )
-        return np.argmin(np.stack(energies, axis=1), axis=1)
 
     # --------------------------------------------------------------- config
     def get_config(self):
@@ -667,68 +537,6 @@ class DBN(CheckedModel):
 def unlabelled_training_part(x, validation_split=None):
     """The inputs that pretraining may see: ``x`` without the ``validation_split`` tail,
     or the feature part of a dataset of ``(x, y)`` batches."""
-    if isinstance(x, tf.data.Dataset):
+    if validation.is_tf_dataset(x):
         return x.map(lambda *batch: batch[0])
     return x[: int(len(x) * (1.0 - (validation_split or 0.0)))]
-
-
-def _per_layer(value, n, name):
-    if isinstance(value, (list, tuple)):
-        if len(value) != n:
-            raise ValueError(f"`{name}` has {len(value)} entries for {n} RBMs.")
-        return list(value)
-    return [value] * n
-
-
-def _fresh_optimizer(optimizer):
-    """A new optimizer for one RBM (an optimizer can only update the variables it was built for)."""
-    if optimizer is None:
-        return default_pretrain_optimizer()
-    if isinstance(optimizer, keras.optimizers.Optimizer):
-        return optimizer.__class__.from_config(optimizer.get_config())
-    return keras.optimizers.get(optimizer)
-
-
-_COMPLETED = "completed.weights.h5"
-
-
-def _fit_resumably(rbm, features, backups_and_dirs, callbacks, **fit_options):
-    """Fits one RBM with a ``BackupAndRestore`` of its own in each ``(backup, layer folder)``.
-
-    Marks it completed there.
-    """
-    backups_and_dirs = list(backups_and_dirs)
-    layer_backups = [
-        keras.callbacks.BackupAndRestore(
-            d, save_freq=b.save_freq, double_checkpoint=b.double_checkpoint, delete_checkpoint=False
-        )
-        for b, d in backups_and_dirs
-    ]
-    history = rbm.fit(features, callbacks=callbacks + layer_backups, **fit_options)
-    for _, folder in backups_and_dirs:
-        _mark_completed(rbm, folder, history)
-    return history
-
-
-def _completed_layer(rbm, layer_dirs):
-    """Loads an RBM finished in an earlier, interrupted run; returns its History or None."""
-    for folder in layer_dirs:
-        if os.path.exists(os.path.join(folder, _COMPLETED)):
-            rbm.optimizer.build(rbm.trainable_variables)
-            rbm.load_weights(os.path.join(folder, _COMPLETED))
-            history = keras.callbacks.History()
-            with open(os.path.join(folder, "history.json")) as f:
-                history.history = json.load(f)
-            history.set_model(rbm)
-            return history
-    return None
-
-
-def _mark_completed(rbm, folder, history):
-    """Records a finished layer; the weights file, renamed into place last, is the marker."""
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "history.json"), "w") as f:
-        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f)
-    partial = os.path.join(folder, "partial." + _COMPLETED)
-    rbm.save_weights(partial)
-    os.replace(partial, os.path.join(folder, _COMPLETED))

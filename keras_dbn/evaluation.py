@@ -286,7 +286,7 @@ def ais_log_partition(rbm, num_chains=100, num_betas=10000, seed=None, data=None
     """
     if isinstance(rbm, dbm_lib.DBM) and data is not None:
         means = rbm.posterior(data)
-        data = np.concatenate([rbm._check(data, "data")] + means[1::2], axis=1)
+        data = np.concatenate([rbm._check_and_build(data, "data")] + means[1::2], axis=1)
     rbm = _as_rbm(rbm)
     num_chains = validation.check_positive_int(num_chains, "num_chains", minimum=2)
     betas = annealing_schedule(num_betas)
@@ -417,7 +417,7 @@ def elbo(model, x, log_z, num_samples=100, seed=None):
         raise ValueError(f"Expected a keras_dbn.DBM or keras_dbn.DBN, got {type(model).__name__}.")
     _check_built(model)
     log_z = _check_log_z(log_z)
-    x = model._check(x, "data")
+    x = model._check_and_build(x, "data")
     if isinstance(model, dbm_lib.DBM):
         return _dbm_elbo(model, x) - log_z
     num_samples = validation.check_positive_int(num_samples, "num_samples")

@@ -67,7 +67,9 @@ class RBM(UnsupervisedModel):
             with them, `sample_visible` goes down with `kernel` and
             `visible_bias`. They start equal to `kernel` and `hidden_bias`
             (`tie`); contrastive divergence trains only those, and the up-down
-            algorithm (`keras_dbn.up_down`) moves the two sets apart.
+            algorithm (`keras_dbn.generative.GenerativeModel`) moves the two
+            sets apart. They live here, not in `keras_dbn.generative`, because
+            saved files hold them as this class's fourth and fifth variables.
         **kwargs: `keras.Model` arguments (``name``, ``dtype``...).
 
     Example:
@@ -224,7 +226,7 @@ class RBM(UnsupervisedModel):
         self.recognition_bias.assign(ops.copy(self.hidden_bias))
 
     def _as_tensor(self, x, name):
-        return ops.convert_to_tensor(self._check(x, name), dtype=self.compute_dtype)
+        return ops.convert_to_tensor(self._check_and_build(x, name), dtype=self.compute_dtype)
 
     def _free_energy(self, v, hidden_pre, weights=None):
         """`keras_dbn.units.free_energy` from ``hidden_pre`` = b + vW, in the variable dtype."""
@@ -402,6 +404,10 @@ class RBM(UnsupervisedModel):
         """
         gradients, diagnostics, _ = self._contrastive_divergence(v_data, update_chains)
         return gradients, diagnostics
+
+    def rule_gradients(self, batch, update_chains=True):
+        """The trainer's hook: `contrastive_divergence` of the batch."""
+        return self.contrastive_divergence(batch, update_chains)
 
     def _contrastive_divergence(self, v_data, update_chains=True):
         """`contrastive_divergence`, also returning the negative phase's visible states."""

@@ -10,7 +10,6 @@ import contextlib
 import sys
 
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from keras_dbn import backend
@@ -150,6 +149,9 @@ def check_labels(labels, num_classes, num_samples=None, name="labels"):
 def check_dataset(dataset, units=None, n_features=None):
     """Checks a `tf.data.Dataset`'s element spec now and each batch as it streams.
 
+    TensorFlow only: it imports TensorFlow (a `tf.data.Dataset` input needs it
+    on any backend).
+
     The features (the first element of tuples) must be numeric and, when
     ``n_features`` is given, have that many columns. Every batch then goes
     through `check_array` on its way to the model; a bad batch stops training
@@ -158,6 +160,8 @@ def check_dataset(dataset, units=None, n_features=None):
     Returns:
         The dataset with the per-batch check mapped over it.
     """
+    import tensorflow as tf
+
     spec = dataset.element_spec
     spec = spec[0] if isinstance(spec, tuple) else spec
     if not isinstance(spec, tf.TensorSpec) or not (
@@ -203,6 +207,10 @@ def restore_on_bad_batch(model):
     On JAX, whose trainer detaches every variable's value during `fit`, any other
     exception puts back the values from before `fit` where a variable is left
     detached (the optimizer's and metrics' after `DivergenceGuard` restored the weights).
+
+    A rejected batch arrives as a TensorFlow ``OpError``, which only a
+    `tf.data.Dataset` input (TensorFlow imported by then) can raise; the check
+    imports no TensorFlow, so fitting arrays on JAX or PyTorch never loads it.
     """
     variables = backend.fit_state(model)
     values = [ops.convert_to_numpy(v) for v in variables]
@@ -215,7 +223,7 @@ def restore_on_bad_batch(model):
     try:
         yield
     except BaseException as err:
-        if not isinstance(err, tf.errors.OpError) or _BAD_BATCH not in str(err):
+        if not _is_bad_batch(err):
             restore(only_detached=True)
             raise
         restore()
@@ -223,3 +231,10 @@ def restore_on_bad_batch(model):
         raise ValueError(
             f"Bad training data: {reason} The weights were left as they were before fit()."
         ) from None
+
+
+def _is_bad_batch(err):
+    """Whether ``err`` is a batch rejected by `check_dataset` (a TensorFlow ``OpError``)."""
+    tf = sys.modules.get("tensorflow")  # no TensorFlow loaded: no tf.data batch was checked
+    errors = getattr(tf, "errors", None)
+    return errors is not None and isinstance(err, errors.OpError) and _BAD_BATCH in str(err)

@@ -28,7 +28,10 @@ CROSS_BACKEND = {
     "test_resume",
     "test_callbacks",
     "test_tuning",
-    "test_up_down",
+    "test_data",
+    "test_imports",
+    "test_generative",
+    "test_pretraining",
 }
 
 

@@ -73,3 +73,28 @@ def test_tensorboard_images_argument_errors(tmp_path):
     rbm.build((None, 10))
     with pytest.raises(ValueError, match="10 features are not a square image"):
         TensorBoardImages(tmp_path, model=rbm, gibbs_steps=1).log_images(1)
+
+
+def test_epoch_progress_draws_one_bar_per_fit_with_each_epochs_values(digits, capsys):
+    from keras_dbn.callbacks import EpochProgress
+
+    dbn = DBN([16, 8], output_units=None, seed=0)
+    titles = iter(["first RBM", "second RBM"])
+    histories = dbn.pretrain(
+        digits,
+        epochs=3,
+        batch_size=64,
+        verbose=0,
+        callbacks=[EpochProgress(lambda rbm: f"{next(titles)} ({rbm.units} units)")],
+    )
+    printed = capsys.readouterr().out
+    lines = printed.split("\n")
+    assert lines[0] == "first RBM (16 units)" and "second RBM (8 units)" in lines
+    for title, history in zip(["first RBM", "second RBM"], histories):
+        start = next(i for i, line in enumerate(lines) if line.startswith(title))
+        bar = lines[start + 1].split("\r")  # one redraw per epoch, on one line
+        assert len([b for b in bar if "/3" in b]) == 3, bar
+        last = history.history["reconstruction_error"][-1]
+        # The last epoch's own value, not a mean over the epochs.
+        assert f"reconstruction_error: {last:.4f}" in bar[-1]
+        assert history.history["reconstruction_error"][0] != last

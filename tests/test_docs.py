@@ -19,7 +19,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # API page -> modules whose public functions and classes it must show.
 API_PAGES = {
     "units": ["keras_dbn.units"],
-    "base": ["keras_dbn.base"],
+    "base": ["keras_dbn.base", "keras_dbn.trainer_callbacks"],
     "evaluation": ["keras_dbn.evaluation"],
     "callbacks": ["keras_dbn.callbacks"],
     "tuning": ["keras_dbn.tuning"],
@@ -27,7 +27,8 @@ API_PAGES = {
     "saving": ["keras_dbn.saving"],
     "data": ["keras_dbn.data"],
     "backend": ["keras_dbn.backend"],
-    "up_down": ["keras_dbn.up_down"],
+    "generative": ["keras_dbn.generative"],
+    "pretraining": ["keras_dbn.pretraining"],
     "dbm": ["keras_dbn.dbm"],
 }
 
@@ -100,6 +101,7 @@ def test_api_reference_comes_from_the_docstrings(site):
         "generate",
         "predict_generative",
         "fit_generative",
+        "predict_generative_proba",
         "export",
     ]:
         assert f'id="keras_dbn.DBN.{member}"' in dbn_page, member

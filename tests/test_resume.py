@@ -1,22 +1,16 @@
 """Reliability: interrupted pretraining resumes exactly; runs are deterministic."""
 
-import os
 import signal
-import subprocess
-import sys
 
 import keras
 import numpy as np
+from script_runs import run_script
 
 from keras_dbn import RBM
 
-SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "pretrain_run.py")
-
 
 def _run(mode, backup, out):
-    return subprocess.run(
-        [sys.executable, SCRIPT, mode, str(backup), str(out)], capture_output=True, text=True
-    )
+    return run_script("pretrain_run.py", mode, backup, out)
 
 
 def test_killed_pretraining_resumes_to_the_uninterrupted_weights(tmp_path):

@@ -1,15 +1,19 @@
-"""Up-down fine-tuning of the DBN's generative model (`DBN.fit_generative`, `keras_dbn.up_down`)."""
+"""The generative model (`keras_dbn.generative`): up-down fine-tuning, resuming, files, classes."""
 
 import pathlib
+import signal
 
 import keras
 import numpy as np
 import pytest
 from digit_data import digits_split
 from keras import ops
+from script_runs import run_script
 
-from keras_dbn import DBN, load_model, units
-from keras_dbn.up_down import UpDown
+from keras_dbn import DBN, RBM, load_model, units
+from keras_dbn.generative import GenerativeModel
+
+DATA = pathlib.Path(__file__).parent / "data"
 
 
 class Threshold(units.Bernoulli):
@@ -79,9 +83,9 @@ def test_one_step_is_the_papers_wake_sleep_and_top_cd():
         if layer is not dbn.generative[-1]:
             layer.visible = Threshold() if layer is not dbn.generative[0] else layer.visible
     dbn.generative[-1].visible = units.Joint([(Threshold(), 3), (Argmax(2), 2)])
-    trainer = UpDown(dbn.generative, label_units=2)
+    trainer = dbn.generative_model
     labels = np.eye(2, dtype="float32")[y]
-    gradients, diagnostics = trainer.contrastive_divergence(
+    gradients, diagnostics = trainer.rule_gradients(
         ops.convert_to_tensor(np.concatenate([x, labels], 1))
     )
     expected = numpy_up_down_gradients(dbn, x.astype("float64"), labels.astype("float64"))
@@ -199,9 +203,8 @@ def test_bad_calls_raise_before_any_weight_changes(digits):
 def test_files_written_before_the_recognition_weights_load_them_tied():
     """tests/data/dbn_v0_2_untied.keras: a labelled DBN([8, 6], output_units=2) written at commit
     bc6db41, whose generative model had no recognition weights of its own."""
-    folder = pathlib.Path(__file__).parent / "data"
-    expected = np.load(folder / "v0_2_untied_outputs.npz")
-    dbn = load_model(folder / "dbn_v0_2_untied.keras")
+    expected = np.load(DATA / "v0_2_untied_outputs.npz")
+    dbn = load_model(DATA / "dbn_v0_2_untied.keras")
     bottom = dbn.generative[0]
     np.testing.assert_array_equal(bottom.kernel.numpy(), expected["generative_kernel"])
     np.testing.assert_array_equal(bottom.recognition_kernel.numpy(), expected["generative_kernel"])
@@ -249,3 +252,116 @@ def test_a_mixed_bfloat16_dbn_pretrains_fine_tunes_its_generative_model_and_clas
     assert dbn.predict_generative(x_test[:5]).shape == (5,)
     assert dbn.extract_features(x_test[:5]).shape == (5, 12)
     assert dbn.generate(4, labels=[0, 1, 2, 3], gibbs_steps=5).shape == (4, 64)
+
+
+def test_files_of_the_generative_model_layout_load_with_their_outputs():
+    """tests/data/dbn_v0_3_generative.keras: a labelled DBN([8, 6], output_units=3) pretrained,
+    fine-tuned by up-down and by backpropagation, saved with `keras_dbn.generative` (see
+    tests/scripts/make_v0_3_file.py)."""
+    expected = np.load(DATA / "v0_3_generative_outputs.npz")
+    dbn = load_model(DATA / "dbn_v0_3_generative.keras")
+    x = expected["x"]
+    np.testing.assert_allclose(dbn.predict(x, verbose=0), expected["dbn"], rtol=1e-6)
+    np.testing.assert_array_equal(dbn.predict_generative(x), expected["generative_classes"])
+    np.testing.assert_allclose(
+        dbn.predict_generative_proba(x), expected["generative_proba"], rtol=1e-5
+    )
+    for name in ("kernel", "recognition_kernel"):
+        np.testing.assert_array_equal(
+            getattr(dbn.generative[0], name).numpy(), expected[f"generative_{name}"]
+        )
+    assert dbn.generate(4, labels=[0, 1, 2, 0], gibbs_steps=5).shape == (4, 12)
+    assert dbn.generate(2, gibbs_steps=5).shape == (2, 12)
+
+
+def test_predict_generative_proba_is_the_softmax_of_minus_the_free_energies():
+    dbn = load_model(DATA / "dbn_v0_3_generative.keras")
+    x = (np.random.default_rng(1).random((40, 12)) < 0.5).astype("float32")
+    proba = dbn.predict_generative_proba(x, batch_size=16)
+    bottom, top = dbn.generative
+    features = 1 / (
+        1 + np.exp(-(x @ bottom.recognition_kernel.numpy() + bottom.recognition_bias.numpy()))
+    )
+    w, a, b = (v.numpy().astype("float64") for v in (top.kernel, top.visible_bias, top.hidden_bias))
+    energies = np.stack(
+        [
+            -(joint @ a) - np.logaddexp(0, joint @ w + b).sum(1)
+            for joint in (
+                np.concatenate([features, np.tile(np.eye(3)[k], (len(x), 1))], 1) for k in range(3)
+            )
+        ],
+        1,
+    )
+    want = np.exp(-energies - (-energies).max(1, keepdims=True))
+    np.testing.assert_allclose(proba, want / want.sum(1, keepdims=True), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(proba.argmax(1), dbn.predict_generative(x))
+    with pytest.raises(ValueError, match="pretrained with labels"):
+        unlabelled = DBN([8, 6], output_units=3, seed=0)
+        unlabelled.pretrain(x, epochs=1, verbose=0)
+        unlabelled.predict_generative_proba(x)
+
+
+def test_generative_model_is_a_list_of_its_layers_and_stands_alone(tmp_path):
+    x = (np.random.default_rng(0).random((64, 12)) < 0.5).astype("float32")
+    rbms = [RBM(8, seed=0), RBM(6, seed=1)]
+    rbms[1](rbms[0](x))
+    model = GenerativeModel.from_pretrained(rbms)
+    *below, top = model
+    assert len(model) == 2 and model[0] is below[0] and model[-1] is top
+    assert below[0].untied and not top.untied
+    np.testing.assert_array_equal(below[0].recognition_kernel.numpy(), rbms[0].kernel.numpy())
+    np.testing.assert_array_equal(top.kernel.numpy(), rbms[1].kernel.numpy())
+    model.compile(keras.optimizers.SGD(0.1))
+    model.fit(x, epochs=2, batch_size=16, verbose=0)
+    assert not any(layer.trainable for layer in model)
+    model.save(tmp_path / "generative.keras")
+    loaded = load_model(tmp_path / "generative.keras")
+    assert isinstance(loaded, GenerativeModel) and len(loaded) == 2
+    for a, b in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(ValueError, match="label units"):
+        model.predict_labels(x)
+
+
+def test_the_up_down_module_is_a_deprecated_alias():
+    import keras_dbn.up_down
+
+    with pytest.warns(DeprecationWarning, match="keras_dbn.generative.GenerativeModel"):
+        assert keras_dbn.up_down.UpDown is GenerativeModel
+
+
+def test_optimizer_settings_outside_its_config_survive_the_copy_for_each_model():
+    """An optimizer whose biases are excluded from weight decay (a setting `get_config` omits):
+    every copy that pretraining and up-down train with excludes them too."""
+    rng = np.random.default_rng(0)
+    x = (rng.random((40, 12)) < 0.5).astype("float32")
+    y = np.arange(40) % 2
+    optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.1)
+    optimizer.exclude_from_weight_decay(var_names=["bias"])
+    dbn = DBN([8, 6], output_units=2, seed=0)
+    dbn.pretrain(x, y=y, epochs=1, batch_size=20, optimizer=optimizer, verbose=0)
+    dbn.fit_generative(x, y, epochs=1, batch_size=20, optimizer=optimizer, verbose=0)
+    trained = [(rbm, rbm.optimizer) for rbm in dbn.rbms[:-1] + dbn.generative[-1:]]
+    trained += [(layer, dbn.generative_model.optimizer) for layer in dbn.generative]
+    for layer, copy in trained:
+        assert copy is not optimizer and isinstance(copy, keras.optimizers.AdamW)
+        for variable in layer.rule_variables():
+            assert copy._use_weight_decay(variable) == ("bias" not in variable.name), variable.path
+
+
+def test_killed_up_down_resumes_to_the_uninterrupted_weights(tmp_path):
+    """scripts/up_down_run.py: killed after up-down epoch 3 of 6, then resumed."""
+    backup = tmp_path / "backup"
+    killed = run_script("up_down_run.py", "kill", backup, tmp_path / "never.npz")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert backup.exists()
+    resumed = run_script("up_down_run.py", "plain", backup, tmp_path / "resumed.npz")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert not backup.exists()
+    uninterrupted = run_script("up_down_run.py", "plain", "-", tmp_path / "uninterrupted.npz")
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-2000:]
+    with np.load(tmp_path / "resumed.npz") as a, np.load(tmp_path / "uninterrupted.npz") as b:
+        assert a.files == b.files
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
