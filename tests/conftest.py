@@ -28,7 +28,6 @@ CROSS_BACKEND = {
     "test_callbacks",
     "test_tuning",
     "test_data",
-    "test_imports",
     "test_generative",
     "test_pretraining",
 }
