@@ -106,7 +106,7 @@ class GenerativeModel(UnsupervisedModel):
             visible = units_lib.Joint(
                 [(visible, top.n_visible), (units_lib.Softmax(label_units), label_units)]
             )
-        memory = _copy(top, "top_memory", visible=units_lib.serialize(visible))
+        memory = _copy(top, "top_memory", visible=visible)
         for layer, rbm in zip(lower + [memory], rbms):
             layer.build((None, rbm.n_visible + (label_units if layer is memory else 0)))
             layer.trainable = False  # only `fit` trains it
@@ -408,7 +408,7 @@ def with_labels(features, labels, label_units):
 
 def _copy(rbm, name, **changes):
     """A new RBM configured as ``rbm`` but for ``changes``, not persistent unless it was."""
-    config = {**rbm.get_config(), "name": name, **changes}
+    arguments = {**rbm.constructor_arguments(), "name": name, **changes}
     if changes.get("untied"):
-        config.update(persistent=False, num_chains=None)
-    return RBM.from_config(config)
+        arguments.update(persistent=False, num_chains=None)
+    return RBM(**arguments)

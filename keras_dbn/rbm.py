@@ -498,24 +498,51 @@ class RBM(UnsupervisedModel):
             }
         super().load_own_variables(store)
 
+    #: The constructor's own arguments, in its order.
+    OPTIONS = (
+        "units",
+        "visible",
+        "hidden",
+        "cd_k",
+        "persistent",
+        "num_chains",
+        "negative_phase",
+        "sparsity_target",
+        "sparsity_cost",
+        "kernel_initializer",
+        "hidden_bias_initializer",
+        "visible_bias_initializer",
+        "kernel_regularizer",
+        "seed",
+        "untied",
+    )
+    _OBJECTS = (
+        "kernel_initializer",
+        "hidden_bias_initializer",
+        "visible_bias_initializer",
+        "kernel_regularizer",
+    )
+
+    def constructor_arguments(self):
+        """The arguments of a new RBM configured as this one: `get_config` before it is
+        serialized (initializers and regularizer as fresh copies, the dtype policy).
+
+        Copying through `get_config` would import TensorFlow on the other backends
+        (Keras' serialization checks for its types).
+        """
+        arguments = {name: getattr(self, name) for name in self.OPTIONS}
+        for name in self._OBJECTS:
+            if arguments[name] is not None:
+                arguments[name] = type(arguments[name]).from_config(arguments[name].get_config())
+        return {**arguments, "dtype": self.dtype_policy}
+
     def get_config(self):
         config = super().get_config()
-        options = (
-            "units",
-            "cd_k",
-            "persistent",
-            "num_chains",
-            "negative_phase",
-            "sparsity_target",
-            "sparsity_cost",
-            "seed",
-            "untied",
-        )
-        config.update({name: getattr(self, name) for name in options})
+        config.update({name: getattr(self, name) for name in self.OPTIONS})
         config.update(
             visible=units_lib.serialize(self.visible), hidden=units_lib.serialize(self.hidden)
         )
-        for name in ("kernel_initializer", "hidden_bias_initializer", "visible_bias_initializer"):
+        for name in self._OBJECTS[:3]:
             config[name] = keras.initializers.serialize(getattr(self, name))
         config["kernel_regularizer"] = keras.regularizers.serialize(self.kernel_regularizer)
         return config

@@ -29,7 +29,6 @@ CROSS_BACKEND = {
     "test_callbacks",
     "test_tuning",
     "test_data",
-    "test_imports",
     "test_generative",
     "test_pretraining",
 }

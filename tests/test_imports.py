@@ -1,7 +1,7 @@
 """Under JAX or PyTorch, importing keras_dbn and training from arrays loads no TensorFlow.
 
-Each backend runs in a fresh process (whatever this run's backend), so the check
-also runs in the TensorFlow pass of CI.
+Each backend runs in a fresh process, whatever this run's backend, so the module runs
+in the TensorFlow pass of the suite only (tests/conftest.py).
 """
 
 import importlib.util
