@@ -322,6 +322,10 @@ def test_one_layer_dbm_pretrains_as_a_plain_rbm(data):
 
 
 # ------------------------------------------------------------------ digits
+@pytest.mark.skipif(
+    backend.name() == "torch",
+    reason="PyTorch runs each of its 3,600 steps eagerly: 11 minutes on 2 busy cores",
+)
 def test_samples_of_a_dbm_trained_on_digits_show_every_digit():
     from sklearn.svm import SVC
 
