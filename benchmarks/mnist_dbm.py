@@ -34,7 +34,8 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_DBN_QUIET_STARTUP", "1")
+__import__("keras_dbn")  # first: it imports the backend without TensorFlow's C++ start-up log
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -42,11 +43,9 @@ import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mnist_dbn import convnet_judge  # noqa: E402
+from mnist_dbn import convnet_judge, mnist_arrays, progress  # noqa: E402
 
 from keras_dbn import DBM, evaluation, viz  # noqa: E402
-
-SHARED_DATA = os.path.join("..", "shared", "data", "mnist.npz")
 
 
 def parse_args(argv=None):
@@ -88,6 +87,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--quick", action="store_true", help="10k images, 1-3 epochs per stage: a smoke test"
     )
+    parser.add_argument(
+        "--verbose", action="store_true", help="a line per epoch instead of a bar per stage"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.pretrain_epochs, args.epochs, args.finetune_epochs = 1, 3, 1
@@ -98,15 +100,7 @@ def parse_args(argv=None):
 
 def load_mnist(path, seed):
     """Grey training and test images in [0, 1], their binarised copies and the labels."""
-    if path is None and os.path.exists(SHARED_DATA):
-        path = SHARED_DATA
-    if path is None:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    else:
-        with np.load(path) as data:
-            x_train, y_train, x_test, y_test = (
-                data[k] for k in ("x_train", "y_train", "x_test", "y_test")
-            )
+    x_train, y_train, x_test, y_test = mnist_arrays(path)
     x_train, x_test = (x.reshape(len(x), -1).astype("float32") / 255.0 for x in (x_train, x_test))
     rng = np.random.default_rng(seed)
     binary = tuple((rng.random(x.shape) < x).astype("float32") for x in (x_train, x_test))
@@ -203,7 +197,7 @@ def main(argv=None):
         epochs=args.pretrain_epochs,
         batch_size=args.batch_size,
         optimizer=keras.optimizers.SGD(args.pretrain_learning_rate, momentum=0.9),
-        verbose=2,
+        **progress(args.verbose, lambda rbm: f"Pretraining {rbm.name}: {rbm.units} hidden units"),
     )
     results["pretrain_seconds"] = round(time.perf_counter() - start, 1)
     print(f"Pretraining took {results['pretrain_seconds']:.0f} s", flush=True)
@@ -221,8 +215,7 @@ def main(argv=None):
         epochs=args.epochs,
         batch_size=args.batch_size,
         optimizer=optimizer,
-        callbacks=[epoch_times],
-        verbose=2,
+        **progress(args.verbose, "Variational learning", [epoch_times]),
     )
     results["fit_generative_seconds"] = round(time.perf_counter() - start, 1)
     results["reconstruction_error"] = history.history["reconstruction_error"][-1]
@@ -289,13 +282,19 @@ def main(argv=None):
         "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    dbm.fit(x_train, y_train, epochs=args.finetune_epochs, batch_size=args.batch_size, verbose=2)
+    dbm.fit(
+        x_train,
+        y_train,
+        epochs=args.finetune_epochs,
+        batch_size=args.batch_size,
+        **progress(args.verbose, "Fine-tuning the classifier by backpropagation"),
+    )
     results["finetune_seconds"] = round(time.perf_counter() - start, 1)
     _, accuracy = dbm.evaluate(x_test, y_test, verbose=0)
     results["test_error_percent"] = round(100 * (1 - accuracy), 3)
     print(f"Fine-tuned test error {results['test_error_percent']:.2f}%", flush=True)
 
-    judge = convnet_judge(grey_train, y_train, args.judge_epochs, args.seed)
+    judge = convnet_judge(grey_train, y_train, args.judge_epochs, args.seed, verbose=args.verbose)
     _, judge_accuracy = judge.evaluate(grey_test, y_test, verbose=0)
     histogram = np.bincount(judge.predict(samples, verbose=0).argmax(1), minlength=10)
     results["judge_test_accuracy"] = round(float(judge_accuracy), 4)

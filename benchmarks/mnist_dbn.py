@@ -43,9 +43,30 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_dbn import DBN, viz  # noqa: E402
-from keras_dbn.__main__ import load_data  # noqa: E402
+from keras_dbn import (  # noqa: E402
+    DBN,
+    data,  # noqa: E402
+    viz,
+)
 from keras_dbn.callbacks import EpochProgress  # noqa: E402
+
+#: MNIST beside the repository (``../shared``), where this project's machines keep it.
+SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist.npz")
+
+
+def mnist_arrays(path=None):
+    """MNIST as uint8 arrays ``(x_train, y_train, x_test, y_test)``: from ``path``, else the
+    repository's shared copy if it exists, else `keras.datasets.mnist.load_data` (a download)."""
+    if path is None and os.path.exists(SHARED_MNIST):
+        path = SHARED_MNIST
+    return data.load_mnist(path)
+
+
+def load_mnist(path=None):
+    """`mnist_arrays`, the images flattened and scaled to [0, 1] (float32), labels int64."""
+    x_train, y_train, x_test, y_test = mnist_arrays(path)
+    flat = [(x.reshape(len(x), -1) / 255.0).astype("float32") for x in (x_train, x_test)]
+    return flat[0], y_train.astype("int64"), flat[1], y_test.astype("int64")
 
 
 def parse_args(argv=None):
@@ -53,7 +74,9 @@ def parse_args(argv=None):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--data", required=True, help=".npz with x_train, y_train, x_test, y_test (MNIST)"
+        "--data",
+        help=".npz with x_train, y_train, x_test, y_test (MNIST); default: the repository's "
+        "../shared/data/mnist.npz if present, else Keras' download",
     )
     parser.add_argument(
         "--output", default="mnist_dbn_output", help="folder for pictures and results.json"
@@ -243,7 +266,7 @@ def main(argv=None):
     args = parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     os.makedirs(args.output, exist_ok=True)
-    x_train, y_train, x_test, y_test = load_data(args.data)
+    x_train, y_train, x_test, y_test = load_mnist(args.data)
     split = len(x_train) - args.validation
     x_train, x_val, y_train, y_val = (
         x_train[:split],

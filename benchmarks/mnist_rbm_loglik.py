@@ -29,6 +29,7 @@ __import__("keras_dbn")  # first: it imports the backend without TensorFlow's C+
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from mnist_dbn import load_mnist  # noqa: E402
 
 from keras_dbn import RBM, evaluation, viz  # noqa: E402
 from keras_dbn.callbacks import EpochProgress  # noqa: E402
@@ -38,7 +39,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", required=True, help=".npz with x_train and x_test (MNIST, uint8)")
+    parser.add_argument(
+        "--data",
+        help=".npz with x_train and x_test (MNIST, uint8); default: the repository's "
+        "../shared/data/mnist.npz if present, else Keras' download",
+    )
     parser.add_argument(
         "--output", default="mnist_rbm_output", help="folder for pictures and results.json"
     )
@@ -92,8 +97,7 @@ def parse_args(argv=None):
 def binarised_mnist(path, seed):
     """Training and test images, each pixel 1 with probability grey / 255 (one fixed draw)."""
     rng = np.random.default_rng(seed)
-    with np.load(path) as data:
-        x_train, x_test = (data[k].reshape(len(data[k]), -1) / 255.0 for k in ("x_train", "x_test"))
+    x_train, _, x_test, _ = load_mnist(path)
     return tuple((rng.random(x.shape) < x).astype("float32") for x in (x_train, x_test))
 
 
