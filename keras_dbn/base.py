@@ -310,14 +310,19 @@ class UnsupervisedModel(SavesSeedState, CheckedModel):
             with self.strategy_scope():
                 self.optimizer.build(self.rule_variables())
 
-    def fit_batches(self, x, batch_size, shuffle=True):
+    def fit_batches(self, x, batch_size, shuffle=True, labels=None):
         """The batches `fit` streams from an array, shuffled per epoch
-        by ``(seed, optimizer step)``.
+        by ``(seed, optimizer step)``, class-balanced by ``labels`` if given.
 
         See `keras_dbn.data.array_batches`; needs a compiled model.
         """
         return data.array_batches(
-            x, batch_size, shuffle=shuffle, seed=self.shuffle_seed, epoch_key=self._step_count
+            x,
+            batch_size,
+            shuffle=shuffle,
+            seed=self.shuffle_seed,
+            epoch_key=self._step_count,
+            labels=labels,
         )
 
     def _step_count(self):
@@ -333,7 +338,16 @@ class UnsupervisedModel(SavesSeedState, CheckedModel):
     def _record_epoch_start_step(self, *_):
         self._epoch_start_step = int(ops.convert_to_numpy(self.optimizer.iterations))
 
-    def fit(self, x=None, y=None, batch_size=None, shuffle=True, validation_split=0.0, **kwargs):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        shuffle=True,
+        validation_split=0.0,
+        balance_labels=None,
+        **kwargs,
+    ):
         """Trains on ``x`` (labels are not used). See `keras.Model.fit`.
 
         Arrays are checked first (shape, dtype, NaN/inf, range of the visible
@@ -344,17 +358,31 @@ class UnsupervisedModel(SavesSeedState, CheckedModel):
         uninterrupted one. A run whose metrics or weights become non-finite
         stops with `keras_dbn.TrainingDivergedError` and the weights
         of the last finite epoch.
+
+        ``balance_labels``, one class per row of an array ``x``, makes every
+        batch hold the classes in their shares of the data
+        (`keras_dbn.data.balanced_order`); the order stays a function of the
+        seed and the step count.
         """
+        if balance_labels is not None and not (
+            isinstance(x, np.ndarray) and not isinstance(x, np.memmap)
+        ):
+            raise ValueError("`balance_labels` needs `x` as an in-memory numpy array.")
         x = self._checked_fit_inputs(x, kwargs)
         if isinstance(x, np.ndarray):
+            balance_labels = data.checked_labels(x, balance_labels, bool(shuffle))
             self._start_fit(x)
             if validation_split:
                 cut = int(len(x) * (1.0 - validation_split))
                 x, kwargs["validation_data"] = x[:cut], x[cut:]
+                balance_labels = None if balance_labels is None else balance_labels[:cut]
             self._choose_jit_compile(
                 len(x) * (kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0))
             )
-            x, batch_size = self.fit_batches(x, batch_size or 32, shuffle=bool(shuffle)), None
+            batches = self.fit_batches(
+                x, batch_size or 32, shuffle=bool(shuffle), labels=balance_labels
+            )
+            x, batch_size = batches, None
             kwargs["callbacks"] = kwargs["callbacks"] + backend.epoch_start_recorders(
                 self._record_epoch_start_step
             )

@@ -12,8 +12,8 @@ import numpy as np
 _BLOCK_ROWS = 16384
 
 
-def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
-    """Batches of rows of ``x``, shuffled per epoch.
+def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None, labels=None):
+    """Batches of rows of ``x``, shuffled per epoch (class-balanced with ``labels``).
 
     The shuffled order of an epoch is a function of ``(seed, epoch_key())``
     alone, read when the epoch starts: with ``epoch_key`` returning the
@@ -43,6 +43,11 @@ def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
         seed: integer seed of the shuffles.
         epoch_key: callable returning an integer that changes between epochs;
             None means the shuffle is the same every epoch.
+        labels: optional class labels, one per row of an in-memory ``x``: each
+            epoch's order is then `balanced_order`, so every batch holds each
+            class in proportion to its share of the rows, within about a row
+            (Hinton, Osindero & Teh's batches of 100 held 10 of each digit). It
+            is drawn by numpy on every backend, from ``(seed, epoch_key())``.
 
     Returns:
         Float32 batches ``(batch, n_features)``, the last one partial if
@@ -58,8 +63,53 @@ def array_batches(x, batch_size, shuffle=True, seed=0, epoch_key=None):
     [2, 2, 1]
     """
     if keras.backend.backend() == "tensorflow":
-        return _tf_array_batches(x, batch_size, shuffle, seed, epoch_key)
-    return ArrayBatches(x, batch_size, shuffle=shuffle, seed=seed, epoch_key=epoch_key)
+        labels = checked_labels(x, labels, shuffle)
+        return _tf_array_batches(x, batch_size, shuffle, seed, epoch_key, labels)
+    return ArrayBatches(
+        x, batch_size, shuffle=shuffle, seed=seed, epoch_key=epoch_key, labels=labels
+    )
+
+
+def balanced_order(labels, seed):
+    """A permutation of the rows that interleaves the classes of ``labels``.
+
+    Each class's rows are shuffled and spread evenly over the epoch: the row of
+    rank ``r`` among ``n_c`` of its class gets the key ``(r + u_c) / n_c``, ``u_c``
+    uniform in [0, 1) per class, and the rows are sorted by key. Any run of
+    consecutive rows then holds each class in proportion to its count, within
+    about one row; with equal class counts the classes take turns, so the
+    counts in a batch differ by at most one.
+
+    Args:
+        labels: integer class labels, shape ``(n_samples,)``.
+        seed: seed of ``numpy.random.default_rng`` (an int or a sequence of ints).
+
+    Returns:
+        An int64 array ``(n_samples,)``: the rows in their order.
+    """
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels, return_inverse=True)[1]
+    keys = np.empty(len(classes))
+    for c in range(int(classes.max(initial=-1)) + 1):
+        rows = rng.permutation(np.flatnonzero(classes == c))
+        keys[rows] = (np.arange(len(rows)) + rng.random()) / len(rows)
+    return np.argsort(keys, kind="stable").astype(np.int64)
+
+
+def checked_labels(x, labels, shuffle):
+    """``labels`` as a 1-D array of one class per row of ``x``, or None; raises ValueError."""
+    if labels is None:
+        return None
+    if isinstance(x, np.memmap):
+        raise ValueError("Class-balanced batches need an in-memory array, not a memory map.")
+    if not shuffle:
+        raise ValueError("Class-balanced batches are shuffled: pass `shuffle=True` with `labels`.")
+    labels = np.asarray(labels)
+    if labels.shape != (len(x),):
+        raise ValueError(
+            f"`labels` must hold one class per row ({len(x)}), got shape {labels.shape}."
+        )
+    return labels
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -92,6 +142,8 @@ class ArrayBatches(keras.utils.PyDataset):
         seed: integer seed of the shuffles.
         epoch_key: callable returning an integer that changes between epochs;
             None means the shuffle is the same every epoch.
+        labels: optional class labels, one per row of an in-memory ``x``: each
+            epoch's order is `balanced_order` (see `array_batches`).
         **kwargs: `keras.utils.PyDataset`'s ``workers``,
             ``use_multiprocessing`` and ``max_queue_size``. Leave them at their
             defaults: with parallel workers, index 0 may be read after other
@@ -106,7 +158,7 @@ class ArrayBatches(keras.utils.PyDataset):
     (3, array([[8., 9.]], dtype=float32))
     """
 
-    def __init__(self, x, batch_size, shuffle=True, seed=0, epoch_key=None, **kwargs):
+    def __init__(self, x, batch_size, shuffle=True, seed=0, epoch_key=None, labels=None, **kwargs):
         super().__init__(**kwargs)
         self._memmap = isinstance(x, np.memmap)
         self.x = x if self._memmap else np.asarray(x)
@@ -118,6 +170,7 @@ class ArrayBatches(keras.utils.PyDataset):
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
         self.epoch_key = epoch_key
+        self.labels = checked_labels(self.x, labels, self.shuffle)
         self._transforms = ()
         n = len(self.x)
         if self._memmap:
@@ -171,7 +224,9 @@ class ArrayBatches(keras.utils.PyDataset):
             if self._memmap:  # one contiguous read, cast once
                 rows = np.array(rows, dtype=np.float32)
             order = None
-            if self.shuffle:  # an array's one block is shuffled by (seed, key) alone
+            if self.labels is not None:
+                order = balanced_order(self.labels, self._seed_pair)
+            elif self.shuffle:  # an array's one block is shuffled by (seed, key) alone
                 seed = self._seed_pair + [block] if self._memmap else self._seed_pair
                 order = np.random.default_rng(seed).permutation(len(rows))
             self._block = (block, rows, order)
@@ -190,7 +245,7 @@ class ArrayBatches(keras.utils.PyDataset):
         return mapped
 
 
-def _tf_array_batches(x, batch_size, shuffle, seed, epoch_key):
+def _tf_array_batches(x, batch_size, shuffle, seed, epoch_key, labels):
     """`array_batches` on TensorFlow: a `tf.data` pipeline, the permutations drawn in the graph."""
     import tensorflow as tf
 
@@ -202,6 +257,9 @@ def _tf_array_batches(x, batch_size, shuffle, seed, epoch_key):
     )
 
     def order(size, seed_pair):
+        if labels is not None:
+            rows = tf.numpy_function(lambda s: balanced_order(labels, s), [seed_pair], tf.int64)
+            return tf.reshape(rows, (n,))
         return (
             tf.random.experimental.stateless_shuffle(tf.range(size), seed_pair)
             if shuffle

@@ -9,7 +9,7 @@ from keras import ops
 from keras_dbn import backend, pretraining, validation
 from keras_dbn import units as units_lib
 from keras_dbn.base import CheckedModel, upward_means
-from keras_dbn.generative import GenerativeModel, with_labels
+from keras_dbn.generative import GenerativeModel, ValidationError, with_labels
 from keras_dbn.rbm import RBM
 
 # Persistent chains of each PCD RBM in a DBN
@@ -43,6 +43,10 @@ class DBN(CheckedModel):
             Each upper RBM's visible units are the hidden units of the RBM below,
             fed with their means.
         cd_k: Gibbs steps of contrastive divergence in every RBM.
+        top_cd_k: Gibbs steps of the top RBM (in pretraining and, unless
+            `fit_generative` is told otherwise, in up-down), or None for ``cd_k``.
+            Hinton, Osindero & Teh (2006) pretrain every RBM by CD-1 and raise
+            the top RBM's k in up-down (``fit_generative(..., top_cd_k=3)``).
         persistent: where to use persistent chains (PCD): False (CD everywhere),
             True (every RBM) or ``"top"`` (the top RBM only). Persistent chains
             need a learning rate that decays (a
@@ -51,6 +55,10 @@ class DBN(CheckedModel):
             its start removed the spurious mode CD-1 falls into. On
             scikit-learn's 1,437 digits, CD-1 gave better samples and better
             `predict_generative` (docs/results.md).
+        negative_visible: the visible state of each negative-phase Gibbs step
+            (`RBM`'s ``negative_visible``: ``"sample"``, ``"mean"`` as Hinton's
+            ``rbm.m``, or ``"softmax_mean"``, the label units' probabilities as
+            in the paper's up-down), for every RBM or a list with one per RBM.
         dropout: dropout rate on hidden activations during fine-tuning.
         input_dropout: dropout rate on the input during fine-tuning (Srivastava
             et al. 2014 drop 0.2 of the pixels and 0.5 of the hidden units).
@@ -92,7 +100,9 @@ class DBN(CheckedModel):
         visible="bernoulli",
         hidden="bernoulli",
         cd_k=1,
+        top_cd_k=None,
         persistent=False,
+        negative_visible="sample",
         dropout=0.0,
         input_dropout=0.0,
         pretrain_epochs=0,
@@ -128,6 +138,12 @@ class DBN(CheckedModel):
             for h in pretraining.per_layer(hidden, len(self.hidden_units), "hidden")
         ]
         self.cd_k = validation.check_positive_int(cd_k, "cd_k")
+        self.top_cd_k = (
+            None if top_cd_k is None else validation.check_positive_int(top_cd_k, "top_cd_k")
+        )
+        self.negative_visible = pretraining.per_layer(
+            negative_visible, len(self.hidden_units), "negative_visible"
+        )
         self.persistent = validation.check_choice(persistent, (False, True, "top"), "persistent")
         self.untied = bool(untied)
         self._policy = kwargs.get("dtype")
@@ -155,8 +171,9 @@ class DBN(CheckedModel):
             self.hidden_units[i],
             visible=([self.visible] + self.hidden)[i],
             hidden=self.hidden[i],
-            cd_k=self.cd_k,
+            cd_k=self.cd_k if i < len(self.hidden_units) - 1 else self.top_cd_k or self.cd_k,
             persistent=persistent,
+            negative_visible=self.negative_visible[i],
             num_chains=PERSISTENT_CHAINS if persistent else None,
             seed=None if self.seed is None else self.seed + i,
             dtype=self._policy,
@@ -210,7 +227,15 @@ class DBN(CheckedModel):
 
     # ---------------------------------------------------------- pretraining
     def pretrain(
-        self, x, y=None, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"
+        self,
+        x,
+        y=None,
+        epochs=10,
+        batch_size=100,
+        optimizer=None,
+        callbacks=None,
+        verbose="auto",
+        balanced=False,
     ):
         """Greedy layer-wise pretraining: fits each RBM, bottom first, by CD.
 
@@ -243,9 +268,17 @@ class DBN(CheckedModel):
             batch_size: mini-batch size (arrays only).
             optimizer: None (SGD, learning rate 0.1, momentum 0.9), an optimizer
                 (instance, name or config) copied for each RBM with all its
-                settings, or a list with one per RBM.
+                settings, or a list with one per RBM. Its ``weight_decay``
+                (e.g. ``keras.optimizers.SGD(0.1, momentum=0.9,
+                weight_decay=2e-4)``, the paper's weight cost) decays every
+                variable it trains; after
+                ``optimizer.exclude_from_weight_decay(var_names=["bias"])`` only
+                the weights.
             callbacks: Keras callbacks passed to each RBM's `fit`.
             verbose: Keras verbosity; each RBM shows its own progress bar.
+            balanced: with ``y``, every batch of every RBM holds the classes in
+                their shares of ``x`` (100 rows of 10 balanced digits hold 10 of
+                each, as in the paper; `keras_dbn.data.balanced_order`).
 
         Returns:
             The list of `keras.callbacks.History` objects, one per RBM.
@@ -255,6 +288,8 @@ class DBN(CheckedModel):
             backend.require_tensorflow(
                 "Pretraining on a memory map or tf.data.Dataset (streamed through the lower RBMs)"
             )
+        if balanced and y is None:
+            raise ValueError("pretrain(balanced=True) balances the classes of `y`: pass y.")
         if not is_dataset:
             x = self._check_and_build(x, "training data")
         labels = None if y is None else self._one_hot_labels(x, y)
@@ -269,6 +304,7 @@ class DBN(CheckedModel):
             batch_size=None if is_dataset else batch_size,
             callbacks=callbacks,
             verbose=verbose,
+            balance_labels=np.argmax(labels, axis=1) if balanced else None,
         )
         if self.untied:
             self._untie(labelled=labels is not None)
@@ -317,7 +353,18 @@ class DBN(CheckedModel):
         self.labelled.assign(int(labelled))
 
     def fit_generative(
-        self, x, y=None, epochs=10, batch_size=100, optimizer=None, callbacks=None, verbose="auto"
+        self,
+        x,
+        y=None,
+        epochs=10,
+        batch_size=100,
+        optimizer=None,
+        callbacks=None,
+        verbose="auto",
+        top_cd_k=None,
+        top_persistent=None,
+        balanced=False,
+        validation_data=None,
     ):
         """Fine-tunes the generative model by the up-down algorithm (contrastive wake-sleep).
 
@@ -343,14 +390,35 @@ class DBN(CheckedModel):
                 rate left the unconditional chains in one or two digits, and 200
                 epochs at 0.005 decayed by a
                 `keras.optimizers.schedules.CosineDecay` to 1% balanced them
-                (docs/results.md).
+                (docs/results.md). Its ``weight_decay`` applies to every
+                variable up-down trains (`pretrain` says how to spare the biases).
             callbacks: Keras callbacks.
             verbose: Keras verbosity.
+            top_cd_k: Gibbs steps of the top RBM's negative phase in this call,
+                or None for its own (`DBN`'s ``top_cd_k``). The paper's schedule
+                is three calls: ``top_cd_k=3``, then 6, then 10.
+            top_persistent: False runs the top RBM's negative phase as CD-k
+                started from the wake state with the labels clamped in the
+                positive phase (the paper's up-down), True from the persistent
+                chains of a PCD top RBM (``persistent="top"``), None as the top
+                RBM was pretrained. ``top_cd_k`` and ``top_persistent`` hold for
+                this call only: the DBN's config and saved files keep the top
+                RBM's own settings.
+            balanced: every batch holds the classes of ``y`` in their shares
+                of ``x`` (`keras_dbn.data.balanced_order`); needs ``y``.
+            validation_data: ``(x_val, y_val)``: each epoch then logs
+                ``val_generative_error``, the error of `predict_generative` on
+                it (a fraction), which `keras.callbacks.EarlyStopping` (with
+                ``restore_best_weights=True``) and
+                `keras.callbacks.ModelCheckpoint` can monitor with
+                ``mode="min"`` (Keras cannot tell the direction of a logged
+                value by itself); needs a DBN pretrained with labels.
 
         Returns:
             A `keras.callbacks.History` of ``reconstruction_error`` (the data
-            against its reconstruction down the generative weights) and the top
-            RBM's ``free_energy_gap``.
+            against its reconstruction down the generative weights), the top
+            RBM's ``free_energy_gap`` and, with ``validation_data``,
+            ``val_generative_error``.
 
         Example:
 
@@ -369,6 +437,8 @@ class DBN(CheckedModel):
                 "fit_generative needs a DBN with a generative model (untied=True), "
                 "pretrained first."
             )
+        if balanced and y is None:
+            raise ValueError("fit_generative(balanced=True) balances the classes of `y`: pass y.")
         x = self._check_and_build(x, "training data")
         labelled = self._is_labelled()
         if labelled and y is None:
@@ -378,6 +448,9 @@ class DBN(CheckedModel):
         if y is not None and not labelled:
             self._require_labelled("fit_generative")
         labels = self.generative_model.one_hot(y, len(x), "y") if labelled else None
+        callbacks = list(callbacks or [])
+        if validation_data is not None:
+            callbacks.insert(0, self._validation_error(validation_data))
         rows = with_labels(x, labels, self.label_units) if self.label_units else x
         self.generative_model.compile(
             optimizer=pretraining.fresh_optimizer(
@@ -385,8 +458,26 @@ class DBN(CheckedModel):
             )
         )
         return self.generative_model.fit(
-            rows, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose
+            rows,
+            epochs=epochs,
+            batch_size=batch_size,
+            callbacks=callbacks,
+            verbose=verbose,
+            top_cd_k=top_cd_k,
+            top_persistent=top_persistent,
+            balance_labels=np.argmax(labels, axis=1) if balanced else None,
         )
+
+    def _validation_error(self, validation_data):
+        """The callback logging ``val_generative_error`` on checked ``(x_val, y_val)``."""
+        self._require_labelled("fit_generative(validation_data=...)")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("`validation_data` must be a tuple (x_val, y_val).")
+        x_val = self._check_and_build(validation_data[0], "validation data")
+        labels = validation.check_labels(
+            validation_data[1], self.label_units, len(x_val), "validation labels"
+        )
+        return ValidationError(x_val, labels)
 
     # ------------------------------------------------------------ fine-tuning
     def fit(self, x=None, y=None, batch_size=None, epochs=1, **kwargs):
@@ -517,7 +608,9 @@ class DBN(CheckedModel):
             visible=units_lib.serialize(self.visible),
             hidden=[units_lib.serialize(h) for h in self.hidden],
             cd_k=self.cd_k,
+            top_cd_k=self.top_cd_k,
             persistent=self.persistent,
+            negative_visible=list(self.negative_visible),
             dropout=self.dropout,
             input_dropout=self.input_dropout,
             pretrain_epochs=self.pretrain_epochs,

@@ -10,8 +10,10 @@ Each batch of ``[x, one-hot label]`` rows
 1. **goes up** (wake) through the recognition weights, sampling every layer,
    and the generative weights learn to reconstruct each layer from the one
    above it (``G += s_above^T (s_below - p(s_below | s_above))``);
-2. trains the top RBM on ``[top features, label]`` by its own rule (CD or
-   persistent CD, with the label units free in the negative phase);
+2. trains the top RBM on ``[top features, label]`` by its own rule (CD-k
+   started from the wake state, the label clamped in the positive phase and
+   free in the negative one, as in the paper; or persistent CD), with its own
+   ``cd_k`` (`fit`'s ``top_cd_k`` and ``top_persistent`` set them per call);
 3. **goes down** (sleep) from the top RBM's negative-phase states through the
    generative weights, and the recognition weights learn to recover each
    layer from the one below it (``R += d_below^T (d_above - q(d_above | d_below))``).
@@ -189,19 +191,62 @@ class GenerativeModel(UnsupervisedModel):
         return rows[:, :width], rows[:, width:]
 
     # -------------------------------------------------------------- up-down
-    def fit(self, x=None, y=None, **kwargs):
+    def fit(self, x=None, y=None, top_cd_k=None, top_persistent=None, **kwargs):
         """Trains every layer by the up-down algorithm on rows ``[x, one-hot label]``.
 
         See `keras_dbn.base.UnsupervisedModel.fit`; the layers are trainable only
         during the call.
+
+        Args:
+            x: training rows ``[x, one-hot label]`` (or ``x`` without label units).
+            y: unused.
+            top_cd_k: Gibbs steps of the top RBM's negative phase during this
+                call, or None for its own `cd_k`. The paper raises it from 3 to
+                6 to 10 over its three stages of up-down: call `fit` once per
+                stage.
+            top_persistent: False runs the top RBM's negative phase as CD-k from
+                the wake state (the paper's up-down), True from its persistent
+                chains (a top RBM built with ``persistent=True``), None as the
+                top RBM is configured.
+            **kwargs: `keras_dbn.base.UnsupervisedModel.fit` arguments.
+
+        Neither setting outlives the call: the top RBM's config (and a saved
+        file's) keeps its own ``cd_k`` and ``persistent``.
         """
+        top = self.top
+        settings = {
+            "cd_k": top.cd_k
+            if top_cd_k is None
+            else validation.check_positive_int(top_cd_k, "top_cd_k"),
+            "persistent": top.persistent
+            if top_persistent is None
+            else validation.check_choice(top_persistent, (False, True), "top_persistent"),
+        }
+        if settings["persistent"] and not hasattr(top, "persistent_chains"):
+            raise ValueError(
+                "`top_persistent=True` needs a top RBM with persistent chains (persistent=True)."
+            )
+        return self._fit_with_top(settings, x, y, **kwargs)
+
+    def _fit_with_top(self, settings, x, y, **kwargs):
+        """`fit` with the top RBM's ``settings`` (attribute values) in force for the call."""
+        saved = {name: getattr(self.top, name) for name in settings}
+        changed = settings != saved
         for layer in self:
             layer.trainable = True
+        for name, value in settings.items():
+            setattr(self.top, name, value)
+        if changed:  # the traced steps hold the top RBM's settings
+            self.train_function = self.test_function = None
         try:
             return super().fit(x, y, **kwargs)
         finally:
             for layer in self:
                 layer.trainable = False
+            for name, value in saved.items():
+                setattr(self.top, name, value)
+            if changed:
+                self.train_function = self.test_function = None
 
     def rule_variables(self):
         """The variables the rule changes: each lower layer's generative and recognition
@@ -383,6 +428,30 @@ class GenerativeModel(UnsupervisedModel):
             label_units=self.label_units,
         )
         return config
+
+
+class ValidationError(keras.callbacks.Callback):
+    """Logs ``val_generative_error`` at the end of each epoch of a `GenerativeModel`'s `fit`.
+
+    The share of ``x`` that `GenerativeModel.predict_labels` (the free-energy
+    classifier) gets wrong, written into the epoch's logs, so callbacks after
+    it in the list (`keras.callbacks.EarlyStopping` with
+    ``restore_best_weights=True``, `keras.callbacks.ModelCheckpoint`, the
+    History) can monitor it.
+
+    Args:
+        x: validation data ``(n_samples, n_features)``.
+        labels: its classes, one integer per row.
+    """
+
+    def __init__(self, x, labels):
+        super().__init__()
+        self.x, self.labels = x, np.asarray(labels)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            predicted = self.model.predict_labels(self.x)
+            logs["val_generative_error"] = float(np.mean(predicted != self.labels))
 
 
 def with_labels(features, labels, label_units):

@@ -50,7 +50,14 @@ def fresh_optimizer(optimizer, default=default_pretrain_optimizer):
 
 
 def pretrain_greedily(
-    rbms, layer_input, epochs, optimizer=None, batch_size=None, callbacks=None, verbose="auto"
+    rbms,
+    layer_input,
+    epochs,
+    optimizer=None,
+    batch_size=None,
+    callbacks=None,
+    verbose="auto",
+    balance_labels=None,
 ):
     """Fits each RBM in turn, bottom first, on the data that ``layer_input`` gives it.
 
@@ -72,6 +79,9 @@ def pretrain_greedily(
         batch_size: mini-batch size (None for datasets, which batch themselves).
         callbacks: Keras callbacks passed to each RBM's `fit`.
         verbose: Keras verbosity; a line per RBM announces it.
+        balance_labels: optional classes, one per row of the (array) inputs:
+            each RBM's batches then hold the classes in their shares
+            (`keras_dbn.base.UnsupervisedModel.fit`).
 
     Returns:
         The list of `keras.callbacks.History` objects, one per RBM.
@@ -99,6 +109,7 @@ def pretrain_greedily(
                 epochs=layer_epochs,
                 batch_size=batch_size,
                 verbose=verbose,
+                balance_labels=balance_labels,
             )
         rbm.trainable = trainable
         histories.append(history)

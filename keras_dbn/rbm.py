@@ -50,6 +50,15 @@ class RBM(UnsupervisedModel):
             the chains then run that deterministic map from step to step: a
             fixed-point iteration of the mean-field equations, not samples of the
             model (reproducible, e.g. for tests; use ``"gibbs"`` to learn).
+        negative_visible: the visible state of each Gibbs step of the
+            ``"gibbs"`` negative phase: ``"sample"`` (a draw of ``p(v | h)``),
+            ``"mean"`` (the probabilities ``E[v | h]``, as Hinton's ``rbm.m``
+            uses for its negative data; for a `Joint` visible layer every
+            block's means, a label group's softmax probabilities included) or
+            ``"softmax_mean"`` (the means of softmax units, samples of the
+            others: the paper's up-down, which samples the penultimate layer
+            and takes the label probabilities). The hidden units are sampled
+            in every case; `gibbs` and `sample` always sample.
         sparsity_target: target mean activation of hidden units (e.g. 0.05), or
             None for no sparsity penalty (Hinton's guide, section 11).
         sparsity_cost: weight of the sparsity penalty.
@@ -95,6 +104,7 @@ class RBM(UnsupervisedModel):
         persistent=False,
         num_chains=None,
         negative_phase="gibbs",
+        negative_visible="sample",
         sparsity_target=None,
         sparsity_cost=0.0,
         kernel_initializer=None,
@@ -117,6 +127,9 @@ class RBM(UnsupervisedModel):
         )
         self.negative_phase = validation.check_choice(
             negative_phase, ("gibbs", "mean_field"), "negative_phase"
+        )
+        self.negative_visible = validation.check_choice(
+            negative_visible, ("sample", "mean", "softmax_mean"), "negative_visible"
         )
         if sparsity_target is not None and not 0.0 < sparsity_target < 1.0:
             raise ValueError(f"`sparsity_target` must be in (0, 1), got {sparsity_target!r}.")
@@ -286,12 +299,15 @@ class RBM(UnsupervisedModel):
         v = self._as_tensor(v, "visible data")
         return self.visible.mean(self._visible_pre(self.hidden.mean(self._hidden_pre(v))))
 
-    def _gibbs_step(self, v, sample, weights=None, hidden_pre=None, clamp=None):
+    def _gibbs_step(
+        self, v, sample, weights=None, hidden_pre=None, clamp=None, visible_state="sample"
+    ):
         """One step v -> h -> v'. Returns ``(v', E[v' | h])``.
 
         With ``sample=False`` (mean field) ``h = E[h | v]`` and ``v'`` moves halfway
         from ``v`` towards ``E[v | h]``. ``hidden_pre`` is ``b + vW`` when the caller has it.
         ``clamp = (mask, values)`` holds the units where ``mask`` is true at ``values``.
+        ``visible_state`` is a `negative_visible` choice: which visible units take their mean.
         """
         hidden_pre = self._hidden_pre(v, weights) if hidden_pre is None else hidden_pre
         h = (
@@ -301,23 +317,39 @@ class RBM(UnsupervisedModel):
         )
         visible_pre = self._visible_pre(h, weights)
         mean = self.visible.mean(visible_pre)
-        v = (
-            self.visible.sample(visible_pre, self.seed_generator)
-            if sample
-            else 0.5 * v + 0.5 * mean
-        )
+        if not sample:
+            v = 0.5 * v + 0.5 * mean
+        elif visible_state == "mean":
+            v = mean
+        else:
+            v = self.visible.sample(visible_pre, self.seed_generator)
+            if visible_state == "softmax_mean":
+                v = ops.where(self._softmax_columns(), mean, v)
         if clamp is not None:
             v, mean = (ops.where(clamp[0], clamp[1], x) for x in (v, mean))
         return v, mean
 
-    def _chain(self, v, steps, sample=True, weights=None, hidden_pre=None, clamp=None):
-        """The chain runner: ``steps`` steps from ``v`` (``clamp`` as in `_gibbs_step`).
+    def _softmax_columns(self):
+        """A boolean mask ``(n_visible,)`` of the visible units in softmax groups."""
+        parts = getattr(self.visible, "parts", [(self.visible, self.n_visible)])
+        mask = np.concatenate(
+            [np.full(size, isinstance(unit, units_lib.Softmax)) for unit, size in parts]
+        )
+        return ops.convert_to_tensor(mask)
+
+    def _chain(
+        self, v, steps, sample=True, weights=None, hidden_pre=None, clamp=None, visible="sample"
+    ):
+        """The chain runner: ``steps`` steps from ``v`` (``clamp`` and ``visible``, the visible
+        state, as in `_gibbs_step`).
 
         Returns:
             ``(last state, E[v | h] of the first step, E[v | h] of the last step)``.
         """
-        step = lambda state: self._gibbs_step(state[0], sample, weights, clamp=clamp)  # noqa: E731
-        state = self._gibbs_step(v, sample, weights, hidden_pre, clamp)
+        step = lambda state: self._gibbs_step(  # noqa: E731
+            state[0], sample, weights, clamp=clamp, visible_state=visible
+        )
+        state = self._gibbs_step(v, sample, weights, hidden_pre, clamp, visible)
         first = state[1]
         if steps <= 4:
             for _ in range(steps - 1):
@@ -447,12 +479,18 @@ class RBM(UnsupervisedModel):
 
     def _negative_phase(self, v_data, data_pre, weights):
         """The model samples and the data's one-step reconstruction ``E[v | h ~ p(h | v_data)]``."""
-        sample = self.negative_phase == "gibbs"
+        sample, visible = self.negative_phase == "gibbs", self.negative_visible
         if not self.persistent:
-            v_model, reconstruction, _ = self._chain(v_data, self.cd_k, sample, weights, data_pre)
+            v_model, reconstruction, _ = self._chain(
+                v_data, self.cd_k, sample, weights, data_pre, visible=visible
+            )
             return v_model, reconstruction
         v_model = self._chain(
-            ops.cast(self.persistent_chains, self.compute_dtype), self.cd_k, sample, weights
+            ops.cast(self.persistent_chains, self.compute_dtype),
+            self.cd_k,
+            sample,
+            weights,
+            visible=visible,
         )[0]
         h = self.hidden.sample(data_pre, self.seed_generator)
         return v_model, self.visible.mean(self._visible_pre(h, weights))
@@ -507,6 +545,7 @@ class RBM(UnsupervisedModel):
         "persistent",
         "num_chains",
         "negative_phase",
+        "negative_visible",
         "sparsity_target",
         "sparsity_cost",
         "kernel_initializer",

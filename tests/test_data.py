@@ -211,3 +211,46 @@ def test_neutral_batches_train_a_keras_model_in_order():
     batches = batches.map(lambda b: (b[:, :3], b[:, 3:]))
     model.fit(batches, epochs=2, shuffle=False, verbose=0)
     assert seen[-8:] == [0, 1, 2, 3] * 2
+
+
+def _balanced_epoch(batches_of, labels, key, batch_size):
+    """Each batch's row indices for one epoch of class-balanced batches at ``key``."""
+    x = np.arange(len(labels), dtype="float32")[:, None]  # column 0 = row index
+    batches = batches_of(x, batch_size, seed=3, epoch_key=lambda: key, labels=labels)
+    return [np.asarray(b)[:, 0].astype(int) for b in batches]
+
+
+@pytest.mark.parametrize("batches_of", [array_batches, ArrayBatches], ids=["backend", "neutral"])
+def test_balanced_batches_hold_each_class_within_one_in_a_keyed_order(batches_of):
+    labels = np.repeat(np.arange(10), 53)[np.random.default_rng(1).permutation(530)]
+    for batch_size in (100, 37):
+        epoch = _balanced_epoch(batches_of, labels, 4, batch_size)
+        assert sorted(np.concatenate(epoch)) == list(range(530))  # every row once
+        for rows in epoch[:-1]:  # the last batch is partial
+            counts = np.bincount(labels[rows], minlength=10)
+            assert counts.max() - counts.min() <= 1, counts
+    epoch, again = (_balanced_epoch(batches_of, labels, 4, 100) for _ in range(2))
+    other = _balanced_epoch(batches_of, labels, 5, 100)
+    assert all(np.array_equal(a, b) for a, b in zip(epoch, again))  # (seed, key) fix the order
+    assert not all(np.array_equal(a, b) for a, b in zip(epoch, other))
+    order = np.concatenate(_balanced_epoch(batches_of, labels, 4, 100))
+    np.testing.assert_array_equal(order, data.balanced_order(labels, [3, 4]))  # either backend
+
+
+def test_balanced_batches_follow_unequal_class_shares():
+    labels = np.repeat(np.arange(3), [500, 300, 200])
+    order = data.balanced_order(labels, [0, 0])
+    for start in range(0, 1000, 100):
+        counts = np.bincount(labels[order[start : start + 100]], minlength=3)
+        assert np.all(np.abs(counts - [50, 30, 20]) <= 2), counts
+
+
+def test_balanced_batches_refuse_bad_labels(tmp_path):
+    x = np.zeros((10, 2), "float32")
+    with pytest.raises(ValueError, match="one class per row"):
+        ArrayBatches(x, 5, labels=np.zeros(9))
+    with pytest.raises(ValueError, match="shuffle"):
+        array_batches(x, 5, shuffle=False, labels=np.zeros(10))
+    np.save(tmp_path / "x.npy", x)
+    with pytest.raises(ValueError, match="memory map"):
+        array_batches(np.load(tmp_path / "x.npy", mmap_mode="r"), 5, labels=np.zeros(10))

@@ -224,3 +224,31 @@ def test_pretraining_with_labels_runs_under_xla(digits, monkeypatch):
     dbn.pretrain(x_train, y=y_train, epochs=10, batch_size=32, verbose=0)
     assert [rbm.jit_compile for rbm in dbn.rbms[:-1] + dbn.generative[-1:]] == [True, True]
     assert np.mean(dbn.predict_generative(x_test) == y_test) > 0.8
+
+
+@pytest.mark.parametrize("stage", ["pretrain", "fit_generative"])
+def test_balanced_batches_order_every_epoch_by_the_labels(stage, monkeypatch):
+    """``balanced=True`` orders each epoch of every RBM (pretraining) or of up-down by the
+    classes of ``y``; without ``y`` it is refused before any weight changes."""
+    from keras_dbn import data
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((40, 12)) < 0.5).astype("float32")
+    y = np.arange(40) % 2
+    dbn = DBN([8, 6], output_units=2, seed=0)
+    if stage == "fit_generative":
+        dbn.pretrain(x, y=y, epochs=1, batch_size=20, verbose=0)
+    weights = [np.array(w) for w in dbn.weights]
+    with pytest.raises(ValueError, match="balanced"):
+        getattr(dbn, stage)(x, epochs=1, batch_size=20, verbose=0, balanced=True)
+    for before, after in zip(weights, dbn.weights):
+        np.testing.assert_array_equal(before, np.array(after))
+    seen = []
+    order = data.balanced_order
+    monkeypatch.setattr(
+        data, "balanced_order", lambda labels, seed: seen.append(labels) or order(labels, seed)
+    )
+    getattr(dbn, stage)(x, y, epochs=2, batch_size=20, verbose=0, balanced=True)
+    assert len(seen) == (2 * len(dbn.rbms) if stage == "pretrain" else 2)  # once an epoch
+    for labels in seen:
+        np.testing.assert_array_equal(labels, y)

@@ -365,3 +365,141 @@ def test_killed_up_down_resumes_to_the_uninterrupted_weights(tmp_path):
         assert a.files == b.files
         for name in a.files:
             np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def _small_pretrained(**options):
+    rng = np.random.default_rng(0)
+    x = (rng.random((40, 12)) < 0.5).astype("float32")
+    y = np.arange(40) % 2
+    keras.utils.set_random_seed(0)
+    dbn = DBN([8, 6], output_units=2, seed=0, **options)
+    dbn.pretrain(x, y=y, epochs=1, batch_size=20, verbose=0)
+    return dbn, x, y
+
+
+def _generative_weights(dbn):
+    return [np.array(v) for v in dbn.generative_model.rule_variables()]
+
+
+@pytest.mark.parametrize(
+    "options, call, setting",
+    [
+        ({}, {"top_cd_k": 3}, {"cd_k": 3}),
+        ({"persistent": "top"}, {"top_persistent": False}, {"persistent": False}),
+    ],
+)
+def test_top_settings_hold_for_one_call_as_if_the_top_rbm_had_them(options, call, setting):
+    """``fit_generative(top_cd_k=..., top_persistent=...)`` trains as a top RBM configured so
+    would, and leaves the top RBM's own settings (and config) as they were."""
+    runs = []
+    for configure in (False, True):
+        dbn, x, y = _small_pretrained(**options)
+        top = dbn.generative[-1]
+        config = top.get_config()
+        if configure:
+            for name, value in setting.items():
+                setattr(top, name, value)
+        dbn.fit_generative(x, y, epochs=2, batch_size=20, verbose=0, **({} if configure else call))
+        if not configure:
+            assert top.get_config() == config
+        runs.append(_generative_weights(dbn))
+    dbn, x, y = _small_pretrained(**options)
+    dbn.fit_generative(x, y, epochs=2, batch_size=20, verbose=0)
+    for with_call, configured in zip(*runs):
+        np.testing.assert_array_equal(with_call, configured)
+    assert not all(np.array_equal(a, b) for a, b in zip(runs[0], _generative_weights(dbn)))
+
+
+def test_top_cd_k_of_the_dbn_sets_the_top_rbm_only():
+    dbn = DBN([8, 6], output_units=2, cd_k=2, top_cd_k=5)
+    assert [rbm.cd_k for rbm in dbn.rbms] == [2, 5]
+    config = dbn.get_config()
+    assert DBN.from_config(config).get_config() == config
+    with pytest.raises(ValueError, match="top_cd_k"):
+        DBN([8, 6], top_cd_k=0)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"top_cd_k": 0}, "top_cd_k"),
+        ({"top_persistent": True}, "persistent chains"),
+        ({"balanced": True, "y": np.arange(39) % 2}, "39 entries for 40"),
+        ({"validation_data": (np.zeros((4, 12), "float32"), [0, 1, 0])}, "validation labels"),
+    ],
+)
+def test_bad_recipe_options_are_refused_before_any_weight_changes(bad, match):
+    dbn, x, y = _small_pretrained()
+    before = _generative_weights(dbn)
+    arguments = {"y": y, **bad}
+    with pytest.raises(ValueError, match=match):
+        dbn.fit_generative(x, epochs=1, batch_size=20, verbose=0, **arguments)
+    for was, now in zip(before, _generative_weights(dbn)):
+        np.testing.assert_array_equal(was, now)
+
+
+@pytest.mark.parametrize("excluded", [[], ["bias"]])
+def test_weight_decay_applies_to_every_variable_up_down_trains(excluded):
+    """One up-down step of SGD(lr, weight_decay=wd) against the same step without decay: each
+    decayed variable moves by -lr * wd * w0 (w1 = w0 - lr * (wd * w0 + g)), the others not.
+
+    The recognition weights are checked through the optimizer's settings only: their step
+    differs between two identical `fit_generative` runs in one process (the first one's
+    sleep-phase gradient is not the later ones'), so a difference of runs would not isolate
+    the decay.
+    """
+    lr, wd, results = 0.1, 0.05, []
+    for weight_decay in (None, wd):
+        dbn, x, y = _small_pretrained()
+        rng = np.random.default_rng(1)
+        for variable in dbn.generative_model.rule_variables():
+            variable.assign(rng.normal(0, 0.5, variable.shape).astype("float32"))
+        initial = _generative_weights(dbn)
+        optimizer = keras.optimizers.SGD(lr, weight_decay=weight_decay)
+        optimizer.exclude_from_weight_decay(var_names=excluded)
+        dbn.fit_generative(x, y, epochs=1, batch_size=40, optimizer=optimizer, verbose=0)
+        results.append(_generative_weights(dbn))
+    trained = dbn.generative_model
+    for plain, decayed, w0, variable in zip(*results, initial, trained.rule_variables()):
+        decays = not (excluded and "bias" in variable.name)
+        assert trained.optimizer._use_weight_decay(variable) == decays, variable.path
+        assert float(trained.optimizer.weight_decay) == pytest.approx(wd)
+        if "recognition" not in variable.name:
+            np.testing.assert_allclose(
+                decayed - plain, -lr * wd * w0 if decays else 0.0, atol=1e-5, err_msg=variable.path
+            )
+
+
+def test_val_generative_error_is_logged_and_early_stopping_keeps_the_best_epoch(digits):
+    x_train, y_train, x_test, y_test = digits
+    keras.utils.set_random_seed(0)
+    dbn = DBN([60, 100], output_units=10, seed=0)
+    dbn.pretrain(x_train, y=y_train, epochs=10, batch_size=50, verbose=0)
+    snapshots, errors = [], []
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append(_generative_weights(dbn))
+            errors.append(float(np.mean(dbn.predict_generative(x_test) != y_test)))
+
+    best = keras.callbacks.EarlyStopping(
+        monitor="val_generative_error", mode="min", patience=6, restore_best_weights=True
+    )
+    history = dbn.fit_generative(
+        x_train,
+        y_train,
+        epochs=6,
+        batch_size=50,
+        # Small steps, then from step 48 (of 23 an epoch) steps so large that the error rises.
+        optimizer=keras.optimizers.SGD(
+            keras.optimizers.schedules.PiecewiseConstantDecay([48], [0.05, 50.0])
+        ),
+        validation_data=(x_test, y_test),
+        callbacks=[Snapshot(), best],
+        verbose=0,
+    )
+    logged = history.history["val_generative_error"]
+    np.testing.assert_allclose(logged, errors)  # the share misclassified after each epoch
+    assert int(np.argmin(logged)) < len(logged) - 1, logged  # the best epoch is not the last
+    for kept, now in zip(snapshots[int(np.argmin(logged))], _generative_weights(dbn)):
+        np.testing.assert_array_equal(kept, now)

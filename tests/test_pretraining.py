@@ -88,3 +88,27 @@ def test_per_layer_values_and_fresh_optimizers():
     rbm = RBM(3, seed=0)
     rbm.build((None, 4))
     assert not copy._use_weight_decay(rbm.hidden_bias) and copy._use_weight_decay(rbm.kernel)
+
+
+@pytest.mark.parametrize("excluded", [[], ["bias"]])
+def test_weight_decay_of_the_optimizer_applies_in_one_step(excluded):
+    """One step of SGD(lr, weight_decay=wd): w1 = w0 - lr * (wd * w0 + g), so against the same
+    step without decay each decayed variable moves by -lr * wd * w0 and the others not at all."""
+    x = (np.random.default_rng(0).random((20, 10)) < 0.5).astype("float32")
+    lr, wd, results = 0.1, 0.05, []
+    for weight_decay in (None, wd):
+        rbms, rng = _stack(x), np.random.default_rng(1)
+        for variable in rbms[0].rule_variables():  # biases too: zeros would not show decay
+            variable.assign(rng.normal(0, 0.5, variable.shape).astype("float32"))
+        initial = [np.array(v) for v in rbms[0].rule_variables()]
+        optimizer = keras.optimizers.SGD(lr, weight_decay=weight_decay)
+        optimizer.exclude_from_weight_decay(var_names=excluded)
+        pretraining.pretrain_greedily(
+            rbms[:1], lambda i: x, epochs=1, optimizer=optimizer, batch_size=20, verbose=0
+        )
+        results.append([np.array(v) for v in rbms[0].rule_variables()])
+    for plain, decayed, w0, variable in zip(*results, initial, rbms[0].rule_variables()):
+        decays = not (excluded and "bias" in variable.name)
+        np.testing.assert_allclose(
+            decayed - plain, -lr * wd * w0 if decays else 0.0, atol=1e-6, err_msg=variable.name
+        )

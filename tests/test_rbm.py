@@ -413,3 +413,65 @@ def test_untied_rbm_goes_up_its_recognition_weights_and_cd_trains_the_others(pat
     np.testing.assert_allclose(keras.ops.convert_to_numpy(rbm(patterns)), up, rtol=1e-5, atol=1e-6)
     rbm.tie()
     np.testing.assert_array_equal(rbm.recognition_kernel.numpy(), rbm.kernel.numpy())
+
+
+class _Threshold(units.Bernoulli):
+    """Bernoulli units whose "sample" is 1 where the input is positive: a step numpy can follow."""
+
+    def _sample(self, pre, seed):
+        return keras.ops.cast(pre > 0, pre.dtype)
+
+
+class _Argmax(units.Softmax):
+    """Softmax units whose "sample" is the one-hot of the largest input."""
+
+    def _sample(self, pre, seed):
+        return keras.ops.one_hot(keras.ops.argmax(pre, axis=-1), self.group_size, dtype=pre.dtype)
+
+
+@pytest.mark.parametrize("negative_visible", ["sample", "mean", "softmax_mean"])
+def test_negative_visible_states_follow_numpy_for_cd1(negative_visible):
+    rng = np.random.default_rng(0)
+    x = np.concatenate(
+        [(rng.random((12, 4)) < 0.5), np.eye(3)[rng.integers(0, 3, 12)]], axis=1
+    ).astype("float32")
+    rbm = RBM(
+        5,
+        visible=units.Joint([(_Threshold(), 4), (_Argmax(3), 3)]),
+        hidden=_Threshold(),
+        negative_visible=negative_visible,
+        seed=0,
+    )
+    rbm.build((None, 7))
+    for variable in rbm.rule_variables():
+        variable.assign(rng.normal(0, 1, variable.shape).astype("float32"))
+    W, b, a = (np.asarray(v, "float64") for v in rbm.rule_variables())
+    h = (x @ W + b > 0).astype(float)
+    pre = h @ W.T + a
+    means = np.concatenate(
+        [_sigmoid(pre[:, :4]), np.exp(pre[:, 4:]) / np.exp(pre[:, 4:]).sum(1, keepdims=True)], 1
+    )
+    samples = np.concatenate([pre[:, :4] > 0, np.eye(3)[pre[:, 4:].argmax(1)]], 1).astype(float)
+    v_model = {
+        "sample": samples,
+        "mean": means,
+        "softmax_mean": np.concatenate([samples[:, :4], means[:, 4:]], 1),
+    }[negative_visible]
+    pos, neg = _sigmoid(x @ W + b), _sigmoid(v_model @ W + b)
+    expected = [
+        -(x.T @ pos - v_model.T @ neg) / len(x),
+        -(pos - neg).mean(0),
+        -(x - v_model).mean(0),
+    ]
+    gradients, _ = rbm.contrastive_divergence(keras.ops.convert_to_tensor(x))
+    for got, want in zip(gradients, expected):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5)
+
+
+def test_negative_visible_is_checked_and_saved():
+    with pytest.raises(ValueError, match="negative_visible"):
+        RBM(3, negative_visible="probabilities")
+    config = RBM(3, negative_visible="mean").get_config()
+    assert RBM.from_config(config).negative_visible == "mean"
+    del config["negative_visible"]  # a config saved before the option: samples, as then
+    assert RBM.from_config(config).negative_visible == "sample"
