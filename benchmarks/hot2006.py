@@ -35,7 +35,6 @@ Usage::
 import argparse
 import json
 import os
-import pathlib
 import time
 
 os.environ.setdefault("KERAS_DBN_QUIET_STARTUP", "1")
@@ -43,13 +42,11 @@ __import__("keras_dbn")  # first: it imports the backend without TensorFlow's C+
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from mnist_dbn import convnet_judge, judge_samples, num_steps, progress  # noqa: E402
+from mnist_dbn import convnet_judge, judge_samples, load_mnist, num_steps, progress  # noqa: E402
 
 from keras_dbn import DBN  # noqa: E402
-from keras_dbn.__main__ import load_data  # noqa: E402
 
 PAPER = {"generative_test_error_percent": 1.25, "backprop_test_error_percent": 1.2}
-SHARED_MNIST = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.npz"
 
 
 def parse_args(argv=None):
@@ -111,17 +108,6 @@ def parse_args(argv=None):
     return args
 
 
-def mnist(path):
-    """MNIST scaled to [0, 1] from ``path``, the shared copy, or keras.datasets."""
-    if path is None and SHARED_MNIST.exists():
-        path = str(SHARED_MNIST)
-    if path is not None:
-        return load_data(path)
-    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    scale = lambda x: (x.reshape(len(x), -1) / 255.0).astype("float32")  # noqa: E731
-    return scale(x_train), y_train, scale(x_test), y_test
-
-
 def sgd(rate, decay_steps=None, weight_decay=None):
     """SGD with momentum 0.9, its rate cosine-decayed to 1% over ``decay_steps``, the weight
     decay on weights only."""
@@ -171,7 +157,7 @@ def main(argv=None):
     args = parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     os.makedirs(args.output, exist_ok=True)
-    x_all, y_all, x_test, y_test = mnist(args.data)
+    x_all, y_all, x_test, y_test = load_mnist(args.data)
     split = len(x_all) - args.validation
     x_train, y_train, x_val, y_val = x_all[:split], y_all[:split], x_all[split:], y_all[split:]
     if args.quick:
