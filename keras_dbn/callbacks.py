@@ -6,9 +6,14 @@ import keras
 import numpy as np
 
 from keras_dbn import validation
+from keras_dbn._moved import module_getattr
 from keras_dbn.trainer_callbacks import DivergenceGuard, TrainingDivergedError
 
-__all__ = ["DivergenceGuard", "TensorBoardImages", "TrainingDivergedError"]
+__all__ = ["DivergenceGuard", "EpochProgress", "TensorBoardImages", "TrainingDivergedError"]
+
+__getattr__ = module_getattr(
+    __name__, {"StepProgbarLogger": "keras_dbn.trainer_callbacks.StepProgbarLogger"}
+)
 
 
 class TensorBoardImages(keras.callbacks.Callback):

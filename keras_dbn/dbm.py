@@ -194,13 +194,7 @@ class DBM(SavesSeedState, CheckedModel):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(hidden_units, int) or not hidden_units:
-            raise ValueError(
-                f"`hidden_units` must be a non-empty list of sizes, got {hidden_units!r}."
-            )
-        self.hidden_units = [
-            validation.check_positive_int(u, "hidden_units[i]") for u in hidden_units
-        ]
+        self.hidden_units = validation.check_sizes(hidden_units, "hidden_units")
         self.output_units = (
             None
             if output_units is None

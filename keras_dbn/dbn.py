@@ -8,9 +8,14 @@ from keras import ops
 
 from keras_dbn import backend, pretraining, validation
 from keras_dbn import units as units_lib
+from keras_dbn._moved import module_getattr
 from keras_dbn.base import CheckedModel, upward_means
 from keras_dbn.generative import GenerativeModel, ValidationError, with_labels
 from keras_dbn.rbm import RBM
+
+__getattr__ = module_getattr(
+    __name__, {"default_pretrain_optimizer": "keras_dbn.pretraining.default_pretrain_optimizer"}
+)
 
 # Persistent chains of each PCD RBM in a DBN
 # (fixed, so a saved DBN's chains fit the RBMs it rebuilds).
@@ -111,13 +116,7 @@ class DBN(CheckedModel):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(hidden_units, int) or not hidden_units:
-            raise ValueError(
-                f"`hidden_units` must be a non-empty list of sizes, got {hidden_units!r}."
-            )
-        self.hidden_units = [
-            validation.check_positive_int(u, "hidden_units[i]") for u in hidden_units
-        ]
+        self.hidden_units = validation.check_sizes(hidden_units, "hidden_units")
         self.output_units = (
             None
             if output_units is None

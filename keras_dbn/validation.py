@@ -110,6 +110,14 @@ def check_positive_int(value, name, minimum=1):
     return int(value)
 
 
+def check_sizes(sizes, name):
+    """Returns ``sizes`` as a list of ints; raises ``ValueError`` unless it is a non-empty
+    sequence of integers >= 1 (layer sizes)."""
+    if isinstance(sizes, int) or not sizes:
+        raise ValueError(f"`{name}` must be a non-empty list of sizes, got {sizes!r}.")
+    return [check_positive_int(size, f"{name}[i]") for size in sizes]
+
+
 def check_choice(value, choices, name):
     """Returns ``value``; raises ``ValueError`` unless it is one of ``choices`` (type included)."""
     if not any(type(value) is type(c) and value == c for c in choices):

@@ -4,6 +4,8 @@ import itertools
 
 import numpy as np
 
+from keras_dbn import DBM
+
 
 def softplus(x):
     return np.logaddexp(0.0, x)
@@ -52,3 +54,13 @@ def exact_gradient(rbm, x):
         p_h_data.mean(0) - p.sum(0) @ h,
         x.mean(0) - p.sum(1) @ v,
     )
+
+
+def random_dbm(widths, scale=1.0, seed=0, **kwargs):
+    """A built DBM with N(0, scale) weights and biases (bigger than the default init)."""
+    dbm = DBM(widths[1:], seed=seed, **kwargs)
+    dbm.build((None, widths[0]))
+    rng = np.random.default_rng(seed)
+    for variable in dbm.kernels + dbm.biases:
+        variable.assign(rng.normal(0, scale, variable.shape).astype("float32"))
+    return dbm

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from digit_data import digits_split
 from keras import ops
+from reference import random_dbm
 
 from keras_dbn import DBM, RBM, backend, units
 from keras_dbn.dbm import VariationalLearning
@@ -24,16 +25,6 @@ def sigmoid(x):
 def numpy_weights(dbm):
     as_numpy = lambda v: np.asarray(ops.convert_to_numpy(v), "float64")  # noqa: E731
     return [as_numpy(w) for w in dbm.kernels], [as_numpy(b) for b in dbm.biases]
-
-
-def random_dbm(widths, scale=1.0, seed=0, **kwargs):
-    """A built DBM with N(0, scale) weights and biases (bigger than the default init)."""
-    dbm = DBM(widths[1:], seed=seed, **kwargs)
-    dbm.build((None, widths[0]))
-    rng = np.random.default_rng(seed)
-    for variable in dbm.kernels + dbm.biases:
-        variable.assign(rng.normal(0, scale, variable.shape).astype("float32"))
-    return dbm
 
 
 def numpy_mean_field(x, kernels, biases, steps):

@@ -8,7 +8,7 @@ import pytest
 import reference
 from digit_data import scaled_digits
 
-from keras_dbn import DBM, DBN, RBM, evaluation, units
+from keras_dbn import DBN, RBM, evaluation, units
 
 
 def random_rbm(n_visible, n_hidden, scale=1.0, seed=0, **kwargs):
@@ -250,16 +250,6 @@ def test_everything_stays_finite_with_weights_of_magnitude_50():
 
 
 # ------------------------------------------------------ DBMs and bounds
-def random_dbm(widths, scale=1.0, seed=0, **kwargs):
-    """A built DBM with N(0, scale) weights and biases."""
-    dbm = DBM(widths[1:], seed=seed, **kwargs)
-    dbm.build((None, widths[0]))
-    rng = np.random.default_rng(seed)
-    for variable in dbm.kernels + dbm.biases:
-        variable.assign(rng.normal(0, scale, variable.shape).astype("float32"))
-    return dbm
-
-
 def dbm_log_joint_table(dbm):
     """-E(v, h1, h2) of every state of a three-layer Bernoulli DBM, shape (2**n0, 2**n1, 2**n2)."""
     (w1, w2), (b0, b1, b2) = (
@@ -282,7 +272,7 @@ def state_index(x):
 
 
 def test_dbm_log_partition_exact_and_ais_match_enumeration_of_every_state():
-    dbm = random_dbm([8, 5, 3], scale=0.7, seed=2)
+    dbm = reference.random_dbm([8, 5, 3], scale=0.7, seed=2)
     table = dbm_log_joint_table(dbm)
     log_z = float(np.logaddexp.reduce(table.ravel()))
     assert evaluation.exact_log_partition(dbm) == pytest.approx(log_z, abs=1e-6)
@@ -293,7 +283,7 @@ def test_dbm_log_partition_exact_and_ais_match_enumeration_of_every_state():
 
 
 def test_bipartite_rbm_has_the_dbms_energy_between_odd_and_even_layers():
-    dbm = random_dbm([4, 3, 2, 3], seed=1)
+    dbm = reference.random_dbm([4, 3, 2, 3], seed=1)
     rbm = evaluation.bipartite_rbm(dbm)
     (w1, w2, w3), (b0, b1, b2, b3) = (
         [keras.ops.convert_to_numpy(w) for w in ws] for ws in (dbm.kernels, dbm.biases)
@@ -302,12 +292,12 @@ def test_bipartite_rbm_has_the_dbms_energy_between_odd_and_even_layers():
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(rbm.kernel), expected)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(rbm.visible_bias), np.r_[b0, b2])
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(rbm.hidden_bias), np.r_[b1, b3])
-    gaussian = evaluation.bipartite_rbm(random_dbm([4, 3, 2], visible="gaussian"))
+    gaussian = evaluation.bipartite_rbm(reference.random_dbm([4, 3, 2], visible="gaussian"))
     assert gaussian.visible == units.Joint([(units.Gaussian(), 4), (units.Bernoulli(), 2)])
 
 
 def test_dbm_elbo_is_below_the_exact_log_likelihood_of_every_row():
-    dbm = random_dbm([8, 5, 3], scale=0.7, seed=2)
+    dbm = reference.random_dbm([8, 5, 3], scale=0.7, seed=2)
     table = dbm_log_joint_table(dbm)
     log_z = float(np.logaddexp.reduce(table.ravel()))
     x = (np.random.default_rng(0).random((40, 8)) < 0.5).astype("float32")
@@ -331,7 +321,7 @@ def test_dbm_elbo_is_below_the_exact_log_likelihood_of_every_row():
 
 
 def test_elbo_of_a_one_layer_dbm_is_the_rbms_exact_log_likelihood():
-    dbm = random_dbm([8, 5], scale=1.0, seed=3)
+    dbm = reference.random_dbm([8, 5], scale=1.0, seed=3)
     x = (np.random.default_rng(1).random((30, 8)) < 0.5).astype("float32")
     log_z = evaluation.exact_log_partition(dbm)
     (w,), (b0, b1) = (
@@ -381,7 +371,7 @@ def test_dbn_elbo_is_salakhutdinov_and_murrays_bound(output_units):
 
 
 def test_elbo_rejects_other_models_and_bad_log_z():
-    dbm = random_dbm([4, 3])
+    dbm = reference.random_dbm([4, 3])
     x = np.zeros((2, 4), "float32")
     with pytest.raises(ValueError, match="DBM or keras_dbn.DBN"):
         evaluation.elbo(random_rbm(4, 3), x, 0.0)

@@ -503,3 +503,21 @@ def test_val_generative_error_is_logged_and_early_stopping_keeps_the_best_epoch(
     assert int(np.argmin(logged)) < len(logged) - 1, logged  # the best epoch is not the last
     for kept, now in zip(snapshots[int(np.argmin(logged))], _generative_weights(dbn)):
         np.testing.assert_array_equal(kept, now)
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("keras_dbn.dbn.default_pretrain_optimizer", "keras_dbn.pretraining"),
+        ("keras_dbn.callbacks.StepProgbarLogger", "keras_dbn.trainer_callbacks"),
+    ],
+)
+def test_moved_names_work_with_a_deprecation_warning(old, new):
+    import importlib
+
+    module, name = old.rsplit(".", 1)
+    with pytest.warns(DeprecationWarning, match=f"{new}.{name}"):
+        found = getattr(importlib.import_module(module), name)
+    assert found is getattr(importlib.import_module(new), name)
+    with pytest.raises(AttributeError):
+        importlib.import_module(module).no_such_name  # noqa: B018
