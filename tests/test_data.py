@@ -81,7 +81,10 @@ def test_pipelines_leave_the_allocator_alone(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Memory patch applied" not in run.stderr
     faults_per_step = int(run.stdout.split()[-1]) / (5 * 60)
-    assert faults_per_step < 20, faults_per_step
+    # Measured on this project's 2-core machine: 12-26 faults a step with a healthy
+    # allocator (the same before and after the pipeline's move into keras_dbn.data's
+    # TensorFlow helpers), 386-461 once M_TRIM_THRESHOLD is set.
+    assert faults_per_step < 100, faults_per_step
 
 
 def test_array_batches_is_backend_neutral_off_tensorflow():
