@@ -140,7 +140,8 @@ class EpochProgress(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         title = self.title(self.model) if callable(self.title) else self.title
         print(title or self.model.name, flush=True)
-        self._bar = keras.utils.Progbar(self.params.get("epochs"), unit_name="epoch")
+        # Every epoch is drawn (interval 0): Keras skips updates closer than 0.05 s apart.
+        self._bar = keras.utils.Progbar(self.params.get("epochs"), interval=0, unit_name="epoch")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
